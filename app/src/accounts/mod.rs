@@ -1,0 +1,377 @@
+//! Accounts: sign-up, the profile, the dashboard shell and the account page.
+
+#[cfg(feature = "ssr")]
+pub mod store;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{A, Redirect};
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+use crate::ui::{FieldError, FormError, action_error, invalid};
+
+pub const DISPLAY_NAME_MAX: usize = 100;
+pub const ORGANISATION_MAX: usize = 120;
+pub const COUNTRY_MAX: usize = 60;
+pub const EMAIL_MAX: usize = 254;
+
+/// The key an email is found by: trimmed and lower-cased, so `Ann@X.org` and `ann@x.org` are one account.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// Checks the shape of an address (RFC 5321 lengths, one `@`, a dotted domain, no spaces).
+pub fn validate_email(email: &str) -> Result<(), &'static str> {
+    let email = email.trim();
+    if email.is_empty() {
+        return Err("Enter your email address.");
+    }
+    if email.len() > EMAIL_MAX {
+        return Err("This email address is too long.");
+    }
+    let Some((local, domain)) = email.rsplit_once('@') else { return Err("Enter an email address like name@example.com.") };
+    let ok = !local.is_empty()
+        && local.len() <= 64
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == ',')
+        && !domain.contains('@');
+    if ok { Ok(()) } else { Err("Enter an email address like name@example.com.") }
+}
+
+fn optional_text(value: Option<String>, field: &str, max: usize, label: &str) -> Result<Option<String>, AppError> {
+    let value = value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    if let Some(v) = &value {
+        if v.chars().count() > max {
+            return Err(AppError::invalid(field, format!("{label} can be at most {max} characters.")));
+        }
+        if v.chars().any(char::is_control) {
+            return Err(AppError::invalid(field, format!("{label} contains characters that are not allowed.")));
+        }
+    }
+    Ok(value)
+}
+
+/// What every page may know about the visitor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub display_name: String,
+    pub email: String,
+    pub verified: bool,
+    pub is_admin: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AcceptedDocument {
+    pub document: String,
+    pub title: String,
+    pub version: String,
+    pub accepted_at: String,
+    pub ip: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccountOverview {
+    pub viewer: Viewer,
+    pub organisation: Option<String>,
+    pub country: Option<String>,
+    pub created_at: String,
+    pub verified_at: Option<String>,
+    pub accepted: Vec<AcceptedDocument>,
+}
+
+/// `2026-11-24 15:47 UTC`
+pub fn format_time(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second())
+}
+
+#[server(prefix = "/rpc", endpoint = "sign_up")]
+pub async fn sign_up(
+    email: String,
+    display_name: String,
+    password: String,
+    organisation: Option<String>,
+    country: Option<String>,
+    accept_terms: Option<String>,
+) -> Result<(), AppError> {
+    use crate::consent::{DOCUMENTS, store::{NewConsent, insert_consent}, text};
+    use crate::events::{kind, store::{NewEvent, record}};
+    use store::{NewAccount, find_account_by_email, insert_account};
+
+    let state = expect_context::<crate::state::AppState>();
+    let client = crate::client::current().await;
+
+    validate_email(&email).map_err(|m| AppError::invalid("email", m))?;
+    let display_name = display_name.trim().to_string();
+    if display_name.is_empty() {
+        return Err(AppError::invalid("display_name", "Enter the name we should call you."));
+    }
+    let display_name = optional_text(Some(display_name), "display_name", DISPLAY_NAME_MAX, "Your name")?.unwrap_or_default();
+    let organisation = optional_text(organisation, "organisation", ORGANISATION_MAX, "Organisation")?;
+    let country = optional_text(country, "country", COUNTRY_MAX, "Country")?;
+    crate::passwords::check_policy(&password, &email, &state.config.site_name).map_err(|m| AppError::invalid("password", m))?;
+    if accept_terms.as_deref() != Some("on") && accept_terms.as_deref() != Some("true") {
+        return Err(AppError::invalid("accept_terms", "Please accept the Terms of Use and the Privacy Policy to create an account."));
+    }
+
+    // Hash before looking the address up: a taken address costs the same time as a new one.
+    let hash = state.hasher.hash(&password).await.ok_or(AppError::Internal)?;
+    let email = email.trim().to_string();
+    let email_normalized = normalize_email(&email);
+    let now = crate::db::now();
+    let account_id = crate::db::new_id();
+
+    let mut tx = state.db.begin().await?;
+    let new = NewAccount {
+        account_id,
+        email: &email,
+        email_normalized: &email_normalized,
+        display_name: &display_name,
+        organisation: organisation.as_deref(),
+        country: country.as_deref(),
+        password_hash: Some(&hash),
+    };
+    match insert_account(&mut tx, &new, now).await {
+        Ok(()) => {
+            for doc in DOCUMENTS {
+                let markdown = text::markdown(doc, &state.config);
+                let sha = text::sha256_hex(&markdown);
+                let consent = NewConsent { document: doc.slug, version: doc.version, text_sha256: &sha };
+                insert_consent(&mut tx, account_id, &consent, &client, now).await?;
+            }
+            tx.commit().await?;
+            let account = store::find_account(&state.db, account_id).await?.ok_or(AppError::Internal)?;
+            crate::email_verification::send_verification(&state, &account).await?;
+            record(&state.db, NewEvent { kind: kind::SIGN_UP, account_id: Some(account_id), actor_account_id: None,
+                client: Some(&client), detail: serde_json::json!({ "method": "password" }) }).await;
+            record(&state.db, NewEvent { kind: kind::CONSENT_ACCEPTED, account_id: Some(account_id), actor_account_id: None,
+                client: Some(&client), detail: serde_json::json!({ "terms": crate::consent::TERMS.version, "privacy": crate::consent::PRIVACY.version }) }).await;
+        }
+        Err(err) if crate::db::is_unique_violation(&err) => {
+            drop(tx);
+            // Same answer as for a new address; the owner hears about it by mail instead.
+            if let Some(owner) = find_account_by_email(&state.db, &email_normalized).await? {
+                let site = &state.config.site_name;
+                let reset = state.config.link("/forgot-password");
+                state.send_mail_later(crate::mail::compose(&owner.email, &format!("Someone tried to sign up to {site} with your address"), site, &[
+                    &format!("Hello {},", owner.display_name),
+                    &format!("Someone just tried to create a {site} account with this email address, which already has an account."),
+                    "If it was you, sign in instead. If you forgot your password, you can reset it. If it was not you, you can ignore this email: nothing has changed.",
+                ], Some(("Reset your password", &reset))));
+                record(&state.db, NewEvent { kind: kind::SIGN_UP_EXISTING, account_id: Some(owner.account_id), actor_account_id: None,
+                    client: Some(&client), detail: serde_json::Value::Null }).await;
+            }
+        }
+        Err(err) => return Err(err.into()),
+    }
+    leptos_axum::redirect("/signup/check-email");
+    Ok(())
+}
+
+/// The visitor, if signed in. Every page's header asks this.
+#[server(prefix = "/rpc", endpoint = "viewer")]
+pub async fn get_viewer() -> Result<Option<Viewer>, AppError> {
+    let account = crate::sessions::auth::current_account().await?;
+    Ok(account.map(|a| Viewer {
+        display_name: a.display_name,
+        email: a.email,
+        verified: a.email_verified_at.is_some(),
+        is_admin: a.role == "admin",
+    }))
+}
+
+#[server(prefix = "/rpc", endpoint = "account_overview")]
+pub async fn get_account_overview() -> Result<AccountOverview, AppError> {
+    use crate::consent::{document, store::list_consents};
+    let state = expect_context::<crate::state::AppState>();
+    leptos_axum::ResponseOptions::insert_header(
+        &expect_context::<leptos_axum::ResponseOptions>(),
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    let a = crate::sessions::auth::require_account().await?;
+    let accepted = list_consents(&state.db, a.account_id)
+        .await?
+        .into_iter()
+        .map(|c| AcceptedDocument {
+            title: document(&c.document).map(|d| d.title.to_string()).unwrap_or_else(|| c.document.clone()),
+            document: c.document,
+            version: c.version,
+            accepted_at: format_time(c.accepted_at),
+            ip: c.ip.unwrap_or_default(),
+        })
+        .collect();
+    Ok(AccountOverview {
+        viewer: Viewer { display_name: a.display_name, email: a.email, verified: a.email_verified_at.is_some(), is_admin: a.role == "admin" },
+        organisation: a.organisation,
+        country: a.country,
+        created_at: format_time(a.created_at),
+        verified_at: a.email_verified_at.map(format_time),
+        accepted,
+    })
+}
+
+#[component]
+pub fn SignUpPage() -> impl IntoView {
+    let action = ServerAction::<SignUp>::new();
+    let error = action_error(action);
+    view! {
+        <Title text="Create your account" />
+        <section class="card auth-card">
+            <h1>"Create your account"</h1>
+            <p class="muted">"Get API keys and see your usage. It takes a minute."</p>
+            <ActionForm action=action attr:novalidate="">
+                <FormError error=error />
+                <label for="email">"Email"</label>
+                <input id="email" name="email" type="email" autocomplete="email" required maxlength="254"
+                    aria-invalid=invalid(error, "email") aria-describedby="email-error" />
+                <FieldError error=error field="email" />
+
+                <label for="display_name">"Your name"</label>
+                <input id="display_name" name="display_name" type="text" autocomplete="name" required maxlength="100"
+                    aria-invalid=invalid(error, "display_name") aria-describedby="display_name-error" />
+                <FieldError error=error field="display_name" />
+
+                <label for="password">"Password"</label>
+                <input id="password" name="password" type="password" autocomplete="new-password" required minlength="8" maxlength="128"
+                    aria-invalid=invalid(error, "password") aria-describedby="password-hint password-error" />
+                <p class="hint" id="password-hint">"At least 8 characters. A few unusual words make a strong password."</p>
+                <FieldError error=error field="password" />
+
+                <div class="row">
+                    <div>
+                        <label for="organisation">"Organisation " <span class="muted">"(optional)"</span></label>
+                        <input id="organisation" name="organisation" type="text" autocomplete="organization" maxlength="120"
+                            aria-invalid=invalid(error, "organisation") />
+                        <FieldError error=error field="organisation" />
+                    </div>
+                    <div>
+                        <label for="country">"Country " <span class="muted">"(optional)"</span></label>
+                        <input id="country" name="country" type="text" autocomplete="country-name" maxlength="60"
+                            aria-invalid=invalid(error, "country") />
+                        <FieldError error=error field="country" />
+                    </div>
+                </div>
+
+                <div class="checkbox">
+                    <input id="accept_terms" name="accept_terms" type="checkbox" required aria-invalid=invalid(error, "accept_terms") />
+                    <label for="accept_terms">
+                        "I accept the " <a href="/terms" target="_blank">"Terms of Use"</a> " and the "
+                        <a href="/privacy" target="_blank">"Privacy Policy"</a> "."
+                    </label>
+                </div>
+                <FieldError error=error field="accept_terms" />
+                <p class="hint">"This service is not for children under 13."</p>
+                <button type="submit" class="primary" disabled=move || action.pending().get()>"Create account"</button>
+            </ActionForm>
+            <p class="below-form">"Already have an account? " <A href="/signin">"Sign in"</A></p>
+        </section>
+    }
+}
+
+#[component]
+pub fn CheckEmailPage() -> impl IntoView {
+    view! {
+        <Title text="Check your email" />
+        <section class="card auth-card">
+            <h1>"Check your email"</h1>
+            <p>"If the address can be used, we sent it a link to confirm it. The link works for 24 hours."</p>
+            <p>"Then " <A href="/signin">"sign in"</A> "."</p>
+        </section>
+    }
+}
+
+/// Shows `children` with the account overview, or sends the visitor to sign in.
+#[component]
+fn SignedInOnly<F, V>(view_fn: F) -> impl IntoView
+where
+    F: Fn(AccountOverview) -> V + Send + Sync + Clone + 'static,
+    V: IntoView + 'static,
+{
+    let overview = Resource::new(|| (), |_| get_account_overview());
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                let view_fn = view_fn.clone();
+                overview.get().map(move |o| match o {
+                    Ok(o) => view_fn(o).into_any(),
+                    Err(AppError::Unauthorized) => view! { <Redirect path="/signin" /> }.into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn DashboardPage() -> impl IntoView {
+    view! {
+        <Title text="Dashboard" />
+        <SignedInOnly view_fn=|o: AccountOverview| view! {
+            <section class="page">
+                {(!o.viewer.verified).then(|| view! { <crate::email_verification::UnverifiedBanner email=o.viewer.email.clone() /> })}
+                <h1>{format!("Welcome, {}", o.viewer.display_name)}</h1>
+                <div class="grid">
+                    <div class="card">
+                        <h2>"API keys"</h2>
+                        <p class="muted">"Keys, usage charts and request logs arrive here."</p>
+                    </div>
+                    <div class="card">
+                        <h2>"Your account"</h2>
+                        <p>"Profile, password and the documents you accepted."</p>
+                        <A href="/account">"Open account settings"</A>
+                    </div>
+                </div>
+            </section>
+        } />
+    }
+}
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    view! {
+        <Title text="Account" />
+        <SignedInOnly view_fn=|o: AccountOverview| view! {
+            <section class="page">
+                <h1>"Account"</h1>
+                <div class="card">
+                    <h2>"Profile"</h2>
+                    <dl class="facts">
+                        <dt>"Name"</dt><dd>{o.viewer.display_name.clone()}</dd>
+                        <dt>"Email"</dt>
+                        <dd>
+                            {o.viewer.email.clone()} " "
+                            {match o.verified_at.clone() {
+                                Some(at) => view! { <span class="badge ok">{format!("confirmed {at}")}</span> }.into_any(),
+                                None => view! { <span class="badge warn">"not confirmed"</span> }.into_any(),
+                            }}
+                        </dd>
+                        <dt>"Organisation"</dt><dd>{o.organisation.clone().unwrap_or_else(|| "—".into())}</dd>
+                        <dt>"Country"</dt><dd>{o.country.clone().unwrap_or_else(|| "—".into())}</dd>
+                        <dt>"Member since"</dt><dd>{o.created_at.clone()}</dd>
+                    </dl>
+                </div>
+                <div class="card">
+                    <h2>"Accepted documents"</h2>
+                    <table>
+                        <thead><tr><th>"Document"</th><th>"Version"</th><th>"Accepted"</th><th>"From IP"</th></tr></thead>
+                        <tbody>
+                            {o.accepted.iter().map(|d| view! {
+                                <tr>
+                                    <td><a href=format!("/{}", d.document)>{d.title.clone()}</a></td>
+                                    <td>{d.version.clone()}</td>
+                                    <td>{d.accepted_at.clone()}</td>
+                                    <td>{d.ip.clone()}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+                <crate::passwords::ChangePasswordCard />
+            </section>
+        } />
+    }
+}

@@ -1,0 +1,23 @@
+//! The security event log (ASVS V16): who, what, when (UTC), from where. Never a password,
+//! token or key: callers pass only ids and short, non-secret details.
+
+#[cfg(feature = "ssr")]
+pub mod store;
+
+/// Event kinds, stable strings stored in `event.kind`.
+pub mod kind {
+    pub const SIGN_UP: &str = "account.sign_up";
+    pub const SIGN_UP_EXISTING: &str = "account.sign_up_existing_email";
+    pub const EMAIL_VERIFIED: &str = "account.email_verified";
+    pub const VERIFICATION_SENT: &str = "account.verification_sent";
+    pub const SIGN_IN: &str = "session.sign_in";
+    pub const SIGN_IN_FAILED: &str = "session.sign_in_failed";
+    pub const SIGN_IN_THROTTLED: &str = "session.sign_in_throttled";
+    pub const SIGN_OUT: &str = "session.sign_out";
+    pub const PASSWORD_CHANGED: &str = "password.changed";
+    pub const PASSWORD_CHANGE_FAILED: &str = "password.change_failed";
+    pub const PASSWORD_RESET_REQUESTED: &str = "password.reset_requested";
+    pub const PASSWORD_RESET: &str = "password.reset";
+    pub const CONSENT_ACCEPTED: &str = "consent.accepted";
+    pub const CSRF_REFUSED: &str = "request.cross_origin_refused";
+}

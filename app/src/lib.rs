@@ -1,0 +1,98 @@
+//! Mast's web app: pages, forms and server functions, one module per concern.
+#![cfg_attr(feature = "ssr", deny(clippy::unwrap_used, clippy::await_holding_lock))]
+
+pub mod accounts;
+pub mod client;
+pub mod consent;
+pub mod email_verification;
+pub mod error;
+pub mod events;
+pub mod pages;
+pub mod passwords;
+pub mod sessions;
+pub mod throttle;
+pub mod ui;
+
+#[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
+pub mod db;
+#[cfg(feature = "ssr")]
+pub mod mail;
+#[cfg(feature = "ssr")]
+pub mod state;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+/// The HTML document around the app. On the server it also sets the Content-Security-Policy
+/// with this response's nonce (ASVS 3.4.3).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        leptos::nonce::provide_nonce();
+        if let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) {
+            if let Ok(value) = http::HeaderValue::from_str(&content_security_policy(&nonce)) {
+                response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+            }
+        }
+    }
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="description" content="Mast: the developer portal of this API. Sign up, get API keys, see your usage." />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// Scripts only from this origin or with this response's nonce; no plugins, framing or `<base>`.
+#[cfg(feature = "ssr")]
+pub fn content_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self' 'nonce-{nonce}'; \
+         img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/mast.css" />
+        <Title formatter=|page: String| if page.is_empty() { "Mast".to_string() } else { format!("{page} · Mast") } />
+        <Router>
+            <a class="skip-link" href="#main">"Skip to content"</a>
+            <pages::Header />
+            <main id="main">
+                <Routes fallback=pages::NotFound>
+                    <Route path=path!("") view=pages::LandingPage />
+                    <Route path=path!("signup") view=accounts::SignUpPage />
+                    <Route path=path!("signup/check-email") view=accounts::CheckEmailPage />
+                    <Route path=path!("signin") view=sessions::SignInPage />
+                    <Route path=path!("verify-email") view=email_verification::VerifyEmailPage />
+                    <Route path=path!("verify-email/done") view=email_verification::VerifyEmailDonePage />
+                    <Route path=path!("forgot-password") view=passwords::ForgotPasswordPage />
+                    <Route path=path!("reset-password") view=passwords::ResetPasswordPage />
+                    <Route path=path!("dashboard") view=accounts::DashboardPage />
+                    <Route path=path!("account") view=accounts::AccountPage />
+                    <Route path=path!("terms") view=consent::LegalPage />
+                    <Route path=path!("privacy") view=consent::LegalPage />
+                </Routes>
+            </main>
+            <pages::Footer />
+        </Router>
+    }
+}

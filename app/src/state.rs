@@ -1,0 +1,33 @@
+//! What every server function and route can reach: database, settings, mail, password hashing.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::mail::{Mail, Mailer};
+use crate::passwords::PasswordHasher;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub mailer: Mailer,
+    pub hasher: PasswordHasher,
+}
+
+impl AppState {
+    /// Sends in the background: the answer to the user does not wait for (or reveal) the mail.
+    pub fn send_mail_later(&self, mail: Mail) {
+        let mailer = self.mailer.clone();
+        tokio::spawn(async move {
+            let subject = mail.subject.clone();
+            if let Err(err) = mailer.send(mail).await {
+                tracing::error!(error = %err, subject, "could not send mail");
+            }
+        });
+    }
+}

@@ -1,0 +1,6 @@
+//! The Mast server: settings, start-up, routes and security middleware around the `app` crate.
+#![deny(clippy::unwrap_used, clippy::await_holding_lock)]
+
+pub mod security;
+pub mod settings;
+pub mod startup;

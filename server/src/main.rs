@@ -1,0 +1,129 @@
+//! `server`: runs Mast, applies migrations, and manages admins.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use server::{settings, startup};
+
+const CONFIG_HELP: &str = "\
+CONFIGURATION
+  Built-in defaults, then a TOML file (--config, or ./mast.toml when present), then
+  environment variables. Secrets are never printed.
+
+  MAST_PUBLIC_URL               URL people open [http://localhost:3000]; https turns on
+                                Secure, __Host- cookies and HSTS
+  MAST_BIND                     listen address [127.0.0.1:3000]
+  DATABASE_URL / MAST_DATABASE_URL
+                                sqlite://data/mast.db (default, created on first start)
+                                or postgres://user:pass@host/db (several instances)
+  MAST_DATA_DIR                 generated secrets and the mail outbox [data]
+  MAST_SITE_NAME                shown in pages and mails [Mast]
+  MAST_MAIL_FROM                sender [Mast <no-reply@localhost>]
+  MAST_CONTACT_EMAIL            privacy contact, shown in the Privacy Policy
+  MAST_SMTP_URL                 smtp://user:pass@host:587 or smtps://…:465; unset: mail is
+                                written to <data_dir>/outbox/*.eml and its link logged
+  MAST_SESSION_IDLE_MINUTES     idle timeout [30]
+  MAST_SESSION_ABSOLUTE_HOURS   absolute timeout [12]
+  MAST_TRUSTED_PROXIES          e.g. [\"10.0.0.2\"]: peers whose X-Forwarded-For is believed
+  MAST_PASSWORD_HASH_CONCURRENCY  argon2id hashes at once [number of cores]
+  RUST_LOG                      log filter [info]; MAST_LOG_FORMAT=json for JSON lines";
+
+#[derive(Parser)]
+#[command(name = "server", version, about = "Mast: a self-hosted developer portal", after_long_help = CONFIG_HELP)]
+struct Cli {
+    /// A TOML settings file (keys as the variables above, without MAST_ and in lower case).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server (the default).
+    Serve,
+    /// Apply pending database migrations, then exit.
+    Migrate,
+    /// Grant or revoke the admin role (there are no default accounts).
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminAction {
+    /// Make the account with this email an admin.
+    Grant { email: String },
+    /// Make the account with this email a developer again.
+    Revoke { email: String },
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
+    if std::env::var("MAST_LOG_FORMAT").as_deref() == Ok("json") {
+        tracing_subscriber::fmt().with_env_filter(filter).json().init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let config = match settings::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: invalid settings: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => startup::open_database(&config).await.map(|db| {
+            tracing::info!(backend = db.backend_name(), "migrations applied");
+        }).map_err(|e| e.to_string()),
+        Command::Admin { action } => admin(config, action).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: app::config::Config) -> Result<(), String> {
+    tracing::info!(settings = %settings::describe(&config), "starting Mast");
+    let state = startup::build_state(config).await.map_err(|e| e.to_string())?;
+    let running = startup::bind(state).await.map_err(|e| e.to_string())?;
+    tracing::info!(addr = %running.addr, url = %running.state.config.public_url, mail = running.state.mailer.transport_name(), "listening");
+    running.serve(startup::shutdown_signal()).await.map_err(|e| e.to_string())
+}
+
+async fn admin(config: app::config::Config, action: AdminAction) -> Result<(), String> {
+    let db = startup::open_database(&config).await.map_err(|e| e.to_string())?;
+    let (email, role) = match &action {
+        AdminAction::Grant { email } => (email, "admin"),
+        AdminAction::Revoke { email } => (email, "developer"),
+    };
+    let found = app::accounts::store::set_role(&db, &app::accounts::normalize_email(email), role, app::db::now())
+        .await
+        .map_err(|e| e.to_string())?;
+    if !found {
+        return Err(format!("no account with the email {email}"));
+    }
+    app::events::store::record(&db, app::events::store::NewEvent {
+        kind: if role == "admin" { "admin.granted" } else { "admin.revoked" },
+        account_id: app::accounts::store::find_account_by_email(&db, &app::accounts::normalize_email(email)).await.ok().flatten().map(|a| a.account_id),
+        actor_account_id: None,
+        client: None,
+        detail: serde_json::json!({ "via": "command line" }),
+    }).await;
+    println!("{email} is now {role}");
+    Ok(())
+}
