@@ -40,6 +40,18 @@ impl AppError {
             _ => None,
         }
     }
+
+    /// The HTTP status a server function answers with when it fails with this error.
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            AppError::Invalid { .. } => http::StatusCode::BAD_REQUEST,
+            AppError::Unauthorized => http::StatusCode::UNAUTHORIZED,
+            AppError::Forbidden => http::StatusCode::FORBIDDEN,
+            AppError::NotFound => http::StatusCode::NOT_FOUND,
+            AppError::TooManyRequests(_) => http::StatusCode::TOO_MANY_REQUESTS,
+            AppError::Internal => http::StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
 }
 
 impl FromServerFnError for AppError {

@@ -91,6 +91,7 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(|| (), shell))
+        .layer(axum::middleware::from_fn(crate::rpc_status::set_error_status))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::guard))
         .with_state(state)
@@ -105,10 +106,15 @@ pub struct Running {
 
 pub async fn bind(state: AppState) -> Result<Running, StartError> {
     let listener = tokio::net::TcpListener::bind(&state.config.bind).await?;
-    Ok(Running { addr: listener.local_addr()?, state, listener })
+    Running::on(listener, state)
 }
 
 impl Running {
+    /// Serves on a listener bound elsewhere (tests bind port 0 first to learn their URL).
+    pub fn on(listener: tokio::net::TcpListener, state: AppState) -> Result<Running, StartError> {
+        Ok(Running { addr: listener.local_addr()?, state, listener })
+    }
+
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let app = router(self.state.clone());
         let result = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())

@@ -1,0 +1,11 @@
+//! Integration tests: the real server over HTTP, on SQLite and on PostgreSQL.
+//! Tests are named after what a user notices or after the ASVS item they prove.
+
+mod support;
+
+mod headers;
+mod passwords;
+mod robustness;
+mod sessions;
+mod sign_up;
+mod verification;

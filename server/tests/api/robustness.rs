@@ -1,0 +1,53 @@
+//! No bad input may produce a 500 or change anything.
+
+use reqwest::StatusCode;
+
+use crate::on_both_backends;
+use crate::support::{TestApp, unique_email};
+
+on_both_backends! {
+    async fn malformed_requests_get_4xx_never_5xx(app: TestApp) {
+        let huge = "x".repeat(200_000);
+        let endpoints = ["sign_up", "sign_in", "sign_out", "confirm_email", "resend_verification", "request_password_reset",
+            "reset_password", "change_password", "viewer", "account_overview", "legal_document"];
+        let bodies: Vec<(&str, Vec<u8>)> = vec![
+            ("application/x-www-form-urlencoded", b"".to_vec()),
+            ("application/x-www-form-urlencoded", b"email=%ZZ&password=%".to_vec()),
+            ("application/x-www-form-urlencoded", b"email=\xff\xfe&password=\xc3".to_vec()),
+            ("application/x-www-form-urlencoded", format!("email={huge}&password={huge}&token={huge}").into_bytes()),
+            ("application/x-www-form-urlencoded", b"email=a@b.co&email=c@d.co&slug=../../etc/passwd".to_vec()),
+            ("application/json", br#"{"email": 5, "password": null}"#.to_vec()),
+            ("text/plain", b"\x00\x01\x02".to_vec()),
+            ("multipart/form-data; boundary=nope", b"--nope\r\n".to_vec()),
+        ];
+        for endpoint in endpoints {
+            for (content_type, body) in &bodies {
+                let res = app.client.post(app.url(&format!("/rpc/{endpoint}"))).header("content-type", *content_type)
+                    .body(body.clone()).send().await.unwrap();
+                let status = res.status();
+                assert!(!status.is_server_error(), "{endpoint} with {content_type} {:?}: {status}", String::from_utf8_lossy(&body[..body.len().min(40)]));
+            }
+        }
+        assert_eq!(app.count_all("account").await, 0);
+
+        for path in ["/verify-email?token=%ZZ", "/reset-password?token=", "/verify-email?token=".repeat(50).as_str(),
+            "/%2e%2e/%2e%2e/etc/passwd", "/pkg/../../Cargo.toml", "/signin?__err=garbage&__path=x"] {
+            let status = app.get(path).await.status();
+            assert!(!status.is_server_error(), "{path}: {status}");
+        }
+        // A GET to a function and an unknown function are clear client errors too.
+        assert!(app.get("/rpc/sign_in").await.status().is_client_error());
+        assert!(app.rpc("no_such_function", &[]).await.status().is_client_error());
+    }
+}
+
+on_both_backends! {
+    async fn control_characters_in_profile_fields_are_refused(app: TestApp) {
+        let email = unique_email("ctrl");
+        let res = app.rpc("sign_up", &[("email", &email), ("display_name", "Ada\u{0}Lovelace"), ("password", crate::support::PASSWORD), ("accept_terms", "on")]).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let res = app.rpc("sign_up", &[("email", &email), ("display_name", "Ada"), ("organisation", "Acme\u{1b}[31m"), ("password", crate::support::PASSWORD), ("accept_terms", "on")]).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(app.count_all("account").await, 0);
+    }
+}

@@ -1,0 +1,155 @@
+use reqwest::{Client, StatusCode};
+
+use crate::on_both_backends;
+use crate::support::{PASSWORD, TestApp, browser, error_message, rpc_with, unique_email};
+
+fn session_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find(|c| c.starts_with(&format!("{name}="))).map(str::to_string)
+}
+
+fn cookie_value(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_string()
+}
+
+/// A client that sends exactly this session cookie and keeps no others.
+fn with_cookie(base: &str, name: &str, value: &str) -> Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::ORIGIN, base.parse().unwrap());
+    headers.insert(reqwest::header::COOKIE, format!("{name}={value}").parse().unwrap());
+    Client::builder().redirect(reqwest::redirect::Policy::none()).default_headers(headers).build().unwrap()
+}
+
+on_both_backends! {
+    async fn wrong_password_and_unknown_email_get_one_generic_error_and_an_event(app: TestApp) {
+        let email = unique_email("generic");
+        app.sign_up(&email).await;
+        let wrong = error_message(app.sign_in(&email, "not my password").await).await;
+        let unknown = error_message(app.sign_in(&unique_email("nobody"), "not my password").await).await;
+        let malformed = error_message(app.sign_in("no-at-sign", "x").await).await;
+        assert_eq!(wrong.0, StatusCode::BAD_REQUEST);
+        assert_eq!(wrong, unknown);
+        assert_eq!(wrong, malformed);
+        assert_eq!(wrong.2, "The email or password is not correct.");
+
+        let account = app.account_id(&email).await;
+        assert!(app.event_kinds(account).await.contains(&app::events::kind::SIGN_IN_FAILED.to_string()));
+        let events = app.all_event_text().await;
+        assert!(!events.contains("not my password"), "no password in the event log");
+        assert!(events.contains("MastTests"), "events keep the user agent");
+    }
+}
+
+on_both_backends! {
+    async fn asvs_6_3_1_repeated_failures_are_throttled_even_with_the_right_password(app: TestApp) {
+        let email = unique_email("throttle");
+        app.sign_up(&email).await;
+        for _ in 0..app::throttle::SIGN_IN_PER_ACCOUNT.free + 1 {
+            assert_eq!(app.sign_in(&email, "wrong password!").await.status(), StatusCode::BAD_REQUEST);
+        }
+        let res = app.sign_in(&email, PASSWORD).await;
+        let (status, _, message) = error_message(res).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(message.starts_with("Too many sign-in attempts. Try again in"), "{message}");
+        let account = app.account_id(&email).await;
+        assert!(app.event_kinds(account).await.iter().any(|k| k == app::events::kind::SIGN_IN_FAILED));
+        assert!(app.all_event_text().await.contains(app::events::kind::SIGN_IN_THROTTLED));
+
+        // The back-off is short at first: after it, the right password works and clears the count.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        assert_eq!(app.sign_in(&email, PASSWORD).await.status(), StatusCode::OK);
+        assert_eq!(app.viewer(&app.client).await["display_name"], "Ada Lovelace");
+    }
+}
+
+on_both_backends! {
+    async fn asvs_7_2_4_sign_in_issues_a_new_session_id_and_ignores_a_planted_one(app: TestApp) {
+        let email = unique_email("rotate");
+        app.sign_up(&email).await;
+        let planted = "AAAAAAAAAAAAAAAAAAAAAA";
+        let attacker_set = with_cookie(&app.base, "mast_session", planted);
+        let res = rpc_with(&attacker_set, &app.base, "sign_in", &[("email", &email), ("password", PASSWORD)]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let first = cookie_value(&session_cookie(&res, "mast_session").expect("a session cookie"));
+        assert_ne!(first, planted);
+        assert_eq!(app.viewer(&with_cookie(&app.base, "mast_session", planted)).await, serde_json::Value::Null);
+
+        // Signing in again (same browser) rotates the id; the old one is dead.
+        let again = rpc_with(&with_cookie(&app.base, "mast_session", &first), &app.base, "sign_in",
+            &[("email", &email), ("password", PASSWORD)]).await;
+        let second = cookie_value(&session_cookie(&again, "mast_session").expect("a new cookie"));
+        assert_ne!(first, second);
+        assert_eq!(app.viewer(&with_cookie(&app.base, "mast_session", &first)).await, serde_json::Value::Null);
+        assert_eq!(app.viewer(&with_cookie(&app.base, "mast_session", &second)).await["display_name"], "Ada Lovelace");
+    }
+}
+
+on_both_backends! {
+    async fn asvs_3_3_the_session_cookie_is_httponly_lax_and_path_wide_and_stored_hashed(app: TestApp) {
+        let email = unique_email("cookie");
+        app.sign_up(&email).await;
+        let res = app.sign_in(&email, PASSWORD).await;
+        let cookie = session_cookie(&res, "mast_session").expect("session cookie");
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+        assert!(cookie.contains("Path=/"), "{cookie}");
+        assert!(!cookie.contains("Domain="), "host-only: {cookie}");
+        let value = cookie_value(&cookie);
+        // The database holds a hash of the id, never the id itself.
+        let keys: Vec<String> = match &app.db {
+            app::db::Db::Sqlite(p) => sqlx::query_scalar("select session_key_hash from session").fetch_all(p).await.unwrap(),
+            app::db::Db::Postgres(p) => sqlx::query_scalar("select session_key_hash from session").fetch_all(p).await.unwrap(),
+        };
+        assert_eq!(keys.len(), 1);
+        assert!(!keys[0].contains(&value));
+        let account = app.account_id(&email).await;
+        assert_eq!(app.count("session", "account_id", account).await, 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asvs_3_3_1_on_https_the_cookie_is_secure_with_the_host_prefix() {
+    let app = TestApp::spawn_with(crate::support::Backend::Sqlite, |c| c.public_url = "https://portal.example.test".into())
+        .await
+        .unwrap();
+    let client = {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::ORIGIN, "https://portal.example.test".parse().unwrap());
+        Client::builder().redirect(reqwest::redirect::Policy::none()).default_headers(headers).build().unwrap()
+    };
+    let email = unique_email("https");
+    let res = rpc_with(&client, &app.base, "sign_up", &[("email", &email), ("display_name", "Ada"), ("password", PASSWORD), ("accept_terms", "on")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = rpc_with(&client, &app.base, "sign_in", &[("email", &email), ("password", PASSWORD)]).await;
+    let cookie = session_cookie(&res, "__Host-mast_session").expect("__Host- cookie");
+    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("Path=/"), "{cookie}");
+    assert!(res.headers()["strict-transport-security"].to_str().unwrap().contains("max-age="));
+}
+
+on_both_backends! {
+    async fn sign_out_ends_the_session_on_the_server(app: TestApp) {
+        let email = unique_email("signout");
+        app.sign_up(&email).await;
+        let res = app.sign_in(&email, PASSWORD).await;
+        let value = cookie_value(&session_cookie(&res, "mast_session").unwrap());
+        assert_eq!(app.rpc("sign_out", &[]).await.status(), StatusCode::OK);
+        assert_eq!(app.viewer(&app.client).await, serde_json::Value::Null);
+        // Replaying the old cookie does not bring the session back.
+        assert_eq!(app.viewer(&with_cookie(&app.base, "mast_session", &value)).await, serde_json::Value::Null);
+        let account = app.account_id(&email).await;
+        assert_eq!(app.count("session", "account_id", account).await, 0);
+        assert!(app.event_kinds(account).await.contains(&app::events::kind::SIGN_OUT.to_string()));
+    }
+}
+
+on_both_backends! {
+    async fn signed_out_visitors_are_sent_to_sign_in_and_get_401_from_account_functions(app: TestApp) {
+        let page = app.get("/account").await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Sign in"));
+        let res = app.rpc("account_overview", &[]).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let stranger = browser(&app.base);
+        assert_eq!(rpc_with(&stranger, &app.base, "resend_verification", &[]).await.status(), StatusCode::UNAUTHORIZED);
+    }
+}
