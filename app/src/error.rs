@@ -42,6 +42,7 @@ impl AppError {
     }
 
     /// The HTTP status a server function answers with when it fails with this error.
+    #[cfg(feature = "ssr")]
     pub fn status(&self) -> http::StatusCode {
         match self {
             AppError::Invalid { .. } => http::StatusCode::BAD_REQUEST,

@@ -20,12 +20,14 @@ pub mod db;
 #[cfg(feature = "ssr")]
 pub mod mail;
 #[cfg(feature = "ssr")]
+pub mod retention;
+#[cfg(feature = "ssr")]
 pub mod state;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 /// The HTML document around the app. On the server it also sets the Content-Security-Policy
 /// with this response's nonce (ASVS 3.4.3).
@@ -78,19 +80,21 @@ pub fn App() -> impl IntoView {
             <a class="skip-link" href="#main">"Skip to content"</a>
             <pages::Header />
             <main id="main">
+                // In order: the HTML arrives complete, so every page works without JavaScript.
                 <Routes fallback=pages::NotFound>
-                    <Route path=path!("") view=pages::LandingPage />
-                    <Route path=path!("signup") view=accounts::SignUpPage />
-                    <Route path=path!("signup/check-email") view=accounts::CheckEmailPage />
-                    <Route path=path!("signin") view=sessions::SignInPage />
-                    <Route path=path!("verify-email") view=email_verification::VerifyEmailPage />
-                    <Route path=path!("verify-email/done") view=email_verification::VerifyEmailDonePage />
-                    <Route path=path!("forgot-password") view=passwords::ForgotPasswordPage />
-                    <Route path=path!("reset-password") view=passwords::ResetPasswordPage />
-                    <Route path=path!("dashboard") view=accounts::DashboardPage />
-                    <Route path=path!("account") view=accounts::AccountPage />
-                    <Route path=path!("terms") view=consent::LegalPage />
-                    <Route path=path!("privacy") view=consent::LegalPage />
+                    <Route path=path!("") view=pages::LandingPage ssr=SsrMode::InOrder />
+                    <Route path=path!("signup") view=accounts::SignUpPage ssr=SsrMode::InOrder />
+                    <Route path=path!("signup/check-email") view=accounts::CheckEmailPage ssr=SsrMode::InOrder />
+                    <Route path=path!("signin") view=sessions::SignInPage ssr=SsrMode::InOrder />
+                    <Route path=path!("verify-email") view=email_verification::VerifyEmailPage ssr=SsrMode::InOrder />
+                    <Route path=path!("verify-email/done") view=email_verification::VerifyEmailDonePage ssr=SsrMode::InOrder />
+                    <Route path=path!("forgot-password") view=passwords::ForgotPasswordPage ssr=SsrMode::InOrder />
+                    <Route path=path!("reset-password") view=passwords::ResetPasswordPage ssr=SsrMode::InOrder />
+                    // Signed-in pages render whole before sending, so a signed-out visitor gets a real redirect.
+                    <Route path=path!("dashboard") view=accounts::DashboardPage ssr=SsrMode::Async />
+                    <Route path=path!("account") view=accounts::AccountPage ssr=SsrMode::Async />
+                    <Route path=path!("terms") view=consent::LegalPage ssr=SsrMode::InOrder />
+                    <Route path=path!("privacy") view=consent::LegalPage ssr=SsrMode::InOrder />
                 </Routes>
             </main>
             <pages::Footer />

@@ -5,7 +5,7 @@ type Message = { subject: string; text: string; to: { address: string }[] };
 
 export async function waitForMail(to: string, subject: RegExp): Promise<Message> {
   for (let i = 0; i < 100; i++) {
-    const res = await fetch(`${SINK}/email`);
+    const res = await fetch(`${SINK}/api/email`);
     const all = (await res.json()) as Message[];
     const found = all.find((m) => m.to.some((t) => t.address.toLowerCase() === to.toLowerCase()) && subject.test(m.subject));
     if (found) return found;

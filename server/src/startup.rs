@@ -116,6 +116,7 @@ impl Running {
     }
 
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        app::retention::spawn_hourly(self.state.db.clone());
         let app = router(self.state.clone());
         let result = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)

@@ -41,6 +41,7 @@ pub fn validate_email(email: &str) -> Result<(), &'static str> {
     if ok { Ok(()) } else { Err("Enter an email address like name@example.com.") }
 }
 
+#[cfg(feature = "ssr")]
 fn optional_text(value: Option<String>, field: &str, max: usize, label: &str) -> Result<Option<String>, AppError> {
     let value = value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     if let Some(v) = &value {
@@ -82,7 +83,8 @@ pub struct AccountOverview {
     pub accepted: Vec<AcceptedDocument>,
 }
 
-/// `2026-11-24 15:47 UTC`
+/// `2026-11-24 15:47:09 UTC`
+#[cfg(feature = "ssr")]
 pub fn format_time(t: time::OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second())

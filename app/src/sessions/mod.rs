@@ -10,8 +10,6 @@ pub mod store;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::ui::{FormError, action_error};
@@ -19,9 +17,11 @@ use crate::ui::{FormError, action_error};
 pub const AUTH_KEY: &str = "auth";
 pub const CLIENT_KEY: &str = "client";
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// What the session store keeps about a signed-in account.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SignedIn {
-    pub account_id: Uuid,
+    pub account_id: uuid::Uuid,
     /// Unix seconds.
     pub signed_in_at: i64,
 }
@@ -66,7 +66,7 @@ pub mod auth {
     }
 
     /// Starts an authenticated session: a new id (ASVS 7.2.4), the account, the client.
-    pub async fn begin(session: &Session, account_id: Uuid, client: &ClientInfo) -> Result<(), AppError> {
+    pub async fn begin(session: &Session, account_id: uuid::Uuid, client: &ClientInfo) -> Result<(), AppError> {
         let signed_in = SignedIn { account_id, signed_in_at: crate::db::now().unix_timestamp() };
         session.cycle_id().await.map_err(|_| AppError::Internal)?;
         session.insert(AUTH_KEY, signed_in).await.map_err(|_| AppError::Internal)?;

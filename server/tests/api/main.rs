@@ -5,6 +5,7 @@ mod support;
 
 mod headers;
 mod passwords;
+mod retention;
 mod robustness;
 mod sessions;
 mod sign_up;

@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 
 use crate::on_both_backends;
-use crate::support::{PASSWORD, TestApp, error_message, mails_to, rpc_with, token_from, unique_email, wait_for_mail};
+use crate::support::{PASSWORD, error_message, mails_to, rpc_with, token_from, unique_email, wait_for_mail};
 
 const NEW_PASSWORD: &str = "a brand new secret phrase";
 

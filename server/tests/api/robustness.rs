@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 
 use crate::on_both_backends;
-use crate::support::{TestApp, unique_email};
+use crate::support::unique_email;
 
 on_both_backends! {
     async fn malformed_requests_get_4xx_never_5xx(app: TestApp) {

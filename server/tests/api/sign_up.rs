@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 
 use crate::on_both_backends;
-use crate::support::{PASSWORD, TestApp, error_message, mails_to, unique_email, wait_for_mail};
+use crate::support::{PASSWORD, error_message, mails_to, unique_email, wait_for_mail};
 
 on_both_backends! {
     async fn sign_up_stores_account_and_both_acceptances_with_version_hash_time_ip_and_agent(app: TestApp) {

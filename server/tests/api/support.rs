@@ -1,7 +1,6 @@
 //! A real Mast server per test: its own SQLite file or its own PostgreSQL database, mail over
 //! real SMTP into the sink `make test` starts (maildev), a cookie-keeping HTTP client.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use app::config::Config;
@@ -19,7 +18,6 @@ pub enum Backend {
 
 pub struct TestApp {
     pub base: String,
-    pub addr: SocketAddr,
     pub db: Db,
     pub client: Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -72,7 +70,7 @@ impl TestApp {
                         return None;
                     }
                 };
-                let name = format!("mast_test_{}", Uuid::new_v4().simple());
+                let name = format!("mast_test_{}", Uuid::now_v7().simple());
                 let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.expect("connect to TEST_DATABASE_URL");
                 sqlx::query(&format!("create database {name}")).execute(&mut conn).await.expect("create test database");
                 (with_database(&admin, &name), Some(name))
@@ -98,7 +96,7 @@ impl TestApp {
             let _ = rx.await;
         }));
         let base = format!("http://127.0.0.1:{}", addr.port());
-        Some(TestApp { client: browser(&base), base, addr, db, shutdown: Some(tx), _data: data, pg_database })
+        Some(TestApp { client: browser(&base), base, db, shutdown: Some(tx), _data: data, pg_database })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -240,7 +238,7 @@ pub async fn error_message(res: Response) -> (StatusCode, Option<String>, String
 
 /// A unique address per test, so tests can share the mail sink.
 pub fn unique_email(tag: &str) -> String {
-    format!("{tag}-{}@example.test", Uuid::new_v4().simple())
+    format!("{tag}-{}@example.test", Uuid::now_v7().simple())
 }
 
 #[derive(Debug, Clone)]
@@ -252,7 +250,7 @@ pub struct Mail {
 
 /// All messages the sink received for `to`, oldest first.
 pub async fn mails_to(to: &str) -> Vec<Mail> {
-    let all: Vec<Value> = reqwest::get(format!("{}/email", sink_url()))
+    let all: Vec<Value> = reqwest::get(format!("{}/api/email", sink_url()))
         .await
         .unwrap_or_else(|e| panic!("the SMTP sink's API at {} does not answer ({e}); `make test` starts it", sink_url()))
         .json()

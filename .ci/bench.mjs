@@ -1,0 +1,66 @@
+// Measures against a running Mast: node bench.mjs BASE_URL PKG_DIR
+import { readFileSync, readdirSync } from "node:fs";
+import { brotliCompressSync, constants } from "node:zlib";
+import { cpus } from "node:os";
+
+const [base, pkg] = process.argv.slice(2);
+const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+
+// 1. Bundle: everything the browser downloads to hydrate.
+let raw = 0, br = 0;
+for (const f of readdirSync(pkg).filter((f) => /\.(wasm|js)$/.test(f))) {
+  const bytes = readFileSync(`${pkg}/${f}`);
+  const b = brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+  console.log(`bundle ${f.padEnd(12)} ${kb(bytes.length).padStart(10)} raw ${kb(b).padStart(10)} brotli`);
+  raw += bytes.length; br += b;
+}
+console.log(`bundle total        ${kb(raw).padStart(10)} raw ${kb(br).padStart(10)} brotli (goal <= 250 KB brotli)`);
+
+for (let i = 0; i < 100; i++) {
+  try { await fetch(`${base}/healthz`); break; } catch { await new Promise((r) => setTimeout(r, 100)); }
+}
+
+async function timeRequests(label, n, concurrency, make) {
+  const times = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < n) {
+      const i = next++;
+      const t = performance.now();
+      const res = await make(i);
+      await res.arrayBuffer();
+      if (res.status >= 500) throw new Error(`${label}: ${res.status}`);
+      times.push(performance.now() - t);
+    }
+  }));
+  const total = (performance.now() - started) / 1000;
+  times.sort((a, b) => a - b);
+  const p = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))].toFixed(2);
+  const rate = n / total;
+  console.log(`${label.padEnd(34)} p50 ${p(0.5).padStart(7)} ms  p95 ${p(0.95).padStart(7)} ms  ${rate.toFixed(0).padStart(6)} req/s`);
+  return rate;
+}
+
+// 2. SSR of the landing page against the cheapest route, same server, same run.
+const get = (path) => () => fetch(`${base}${path}`);
+await timeRequests("warm-up", 200, 4, get("/"));
+const health = await timeRequests("GET /healthz (baseline)", 2000, 4, get("/healthz"));
+const landing = await timeRequests("GET / (server-side rendered)", 2000, 4, get("/"));
+console.log(`landing page costs ${(health / landing).toFixed(1)}x a /healthz request`);
+
+// 3. Password sign-ins: argon2id dominates; one account per request so throttling stays out.
+const origin = { origin: base };
+const form = (o) => new URLSearchParams(o).toString();
+const headers = { ...origin, "content-type": "application/x-www-form-urlencoded" };
+const n = 40;
+const emails = Array.from({ length: n }, (_, i) => `bench-${Date.now()}-${i}@example.test`);
+for (const email of emails) {
+  const res = await fetch(`${base}/rpc/sign_up`, { method: "POST", headers,
+    body: form({ email, display_name: "Bench", password: "correct horse battery staple", accept_terms: "on" }) });
+  if (res.status !== 200) throw new Error(`sign-up failed: ${res.status} ${await res.text()}`);
+}
+const signIns = await timeRequests("POST /rpc/sign_in (argon2id)", n, cpus().length * 2, (i) =>
+  fetch(`${base}/rpc/sign_in`, { method: "POST", headers,
+    body: form({ email: emails[i], password: "correct horse battery staple" }) }));
+console.log(`password sign-ins: ${signIns.toFixed(1)}/s on ${cpus().length} cores (${(health / signIns).toFixed(0)}x the cost of /healthz)`);
