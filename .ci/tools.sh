@@ -23,8 +23,8 @@ apt_install() {
   say "apt-get install ${missing[*]}"
   sudo_if_needed apt-get update -qq
   # A first install has been seen failing to read its own downloaded .deb; once more works.
-  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" \
-    || sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+    || sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
 # npm ci only when the lockfile changed since the last install.

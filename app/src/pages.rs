@@ -16,7 +16,7 @@ pub fn Header() -> impl IntoView {
     view! {
         <header class="site-header">
             <A href="/" attr:class="brand">
-                <span class="brand-mark" aria-hidden="true">"⛵"</span>
+                <img class="brand-mark" src="/favicon.svg" alt="" width="26" height="26" />
                 "Mast"
             </A>
             <nav aria-label="Main">
@@ -76,7 +76,7 @@ pub fn LandingPage() -> impl IntoView {
             </div>
             <div class="card">
                 <h2>"Private by design"</h2>
-                <p>"One session cookie, no trackers. Export, correct or delete your data whenever you like."</p>
+                <p>"One session cookie, no trackers, and nothing kept longer than the Privacy Policy says."</p>
             </div>
         </section>
     }

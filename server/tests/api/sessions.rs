@@ -143,10 +143,11 @@ on_both_backends! {
 
 on_both_backends! {
     async fn signed_out_visitors_are_sent_to_sign_in_and_get_401_from_account_functions(app: TestApp) {
-        let page = app.get("/account").await;
-        assert_eq!(page.status(), StatusCode::OK);
-        let html = page.text().await.unwrap();
-        assert!(html.contains("Sign in"));
+        for path in ["/account", "/dashboard"] {
+            let page = app.client.get(app.url(path)).header("accept", "text/html").send().await.unwrap();
+            assert_eq!(page.status(), StatusCode::FOUND, "{path}");
+            assert_eq!(page.headers()["location"], "/signin", "{path}");
+        }
         let res = app.rpc("account_overview", &[]).await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
         let stranger = browser(&app.base);
