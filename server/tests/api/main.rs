@@ -5,6 +5,7 @@ mod support;
 
 mod headers;
 mod passwords;
+mod proxies;
 mod retention;
 mod robustness;
 mod sessions;

@@ -154,3 +154,52 @@ on_both_backends! {
         assert_eq!(rpc_with(&stranger, &app.base, "resend_verification", &[]).await.status(), StatusCode::UNAUTHORIZED);
     }
 }
+
+/// The one session row: its data and when it expires.
+async fn session_row(app: &TestApp) -> (String, time::OffsetDateTime) {
+    let sql = "select data, expires_at from session";
+    match &app.db {
+        app::db::Db::Sqlite(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
+        app::db::Db::Postgres(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
+    }
+}
+
+async fn set_session(app: &TestApp, data: &str, expires_at: time::OffsetDateTime) {
+    let sql = "update session set data = $1, expires_at = $2";
+    match &app.db {
+        app::db::Db::Sqlite(p) => sqlx::query(sql).bind(data).bind(app::db::Ts(expires_at)).execute(p).await.unwrap().rows_affected(),
+        app::db::Db::Postgres(p) => sqlx::query(sql).bind(data).bind(expires_at).execute(p).await.unwrap().rows_affected(),
+    };
+}
+
+on_both_backends! {
+    async fn asvs_7_3_1_a_session_idle_for_30_minutes_has_ended(app: TestApp) {
+        let email = unique_email("idle");
+        app.sign_up(&email).await;
+        app.sign_in(&email, PASSWORD).await;
+        assert_eq!(app.viewer(&app.client).await["display_name"], "Ada Lovelace");
+        // Each request pushes the idle deadline to 30 minutes from now.
+        let (data, expires_at) = session_row(&app).await;
+        let left = (expires_at - app::db::now()).whole_minutes();
+        assert!((29..=30).contains(&left), "idle deadline in {left} min");
+        // 31 minutes later, without a request in between:
+        set_session(&app, &data, app::db::now() - time::Duration::minutes(1)).await;
+        assert_eq!(app.viewer(&app.client).await, serde_json::Value::Null);
+        assert_eq!(app.rpc("account_overview", &[]).await.status(), StatusCode::UNAUTHORIZED);
+    }
+}
+
+on_both_backends! {
+    async fn asvs_7_3_2_a_session_ends_12_hours_after_sign_in_however_active(app: TestApp) {
+        let email = unique_email("absolute");
+        app.sign_up(&email).await;
+        app.sign_in(&email, PASSWORD).await;
+        let (data, expires_at) = session_row(&app).await;
+        let mut data: serde_json::Value = serde_json::from_str(&data).unwrap();
+        let signed_in_at = data["auth"]["signed_in_at"].as_i64().expect("sign-in time kept in the session");
+        data["auth"]["signed_in_at"] = (signed_in_at - 12 * 3600 - 60).into();
+        set_session(&app, &data.to_string(), expires_at).await;
+        assert_eq!(app.viewer(&app.client).await, serde_json::Value::Null);
+        assert_eq!(app.count_all("session").await, 0, "the expired session is deleted, not kept");
+    }
+}

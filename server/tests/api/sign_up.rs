@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 
 use crate::on_both_backends;
-use crate::support::{PASSWORD, error_message, mails_to, unique_email, wait_for_mail};
+use crate::support::{PASSWORD, TestApp, error_message, mails_to, unique_email, wait_for_mail};
 
 on_both_backends! {
     async fn sign_up_stores_account_and_both_acceptances_with_version_hash_time_ip_and_agent(app: TestApp) {
@@ -108,4 +108,17 @@ on_both_backends! {
         assert_eq!(app.sign_in(&email, password.trim()).await.status(), StatusCode::BAD_REQUEST);
         assert_eq!(app.sign_in(&email, password).await.status(), StatusCode::OK);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asvs_6_2_6_password_fields_let_password_managers_and_paste_work() {
+    let app = TestApp::spawn(crate::support::Backend::Sqlite).await.unwrap();
+    let signup = app.get("/signup").await.text().await.unwrap();
+    assert!(signup.contains(r#"type="password" autocomplete="new-password""#), "sign-up password field");
+    assert!(signup.contains(r#"autocomplete="email""#));
+    assert!(signup.contains(r#"maxlength="128""#), "128 characters allowed");
+    let signin = app.get("/signin").await.text().await.unwrap();
+    assert!(signin.contains(r#"autocomplete="username""#) && signin.contains(r#"autocomplete="current-password""#));
+    assert!(!signin.contains("onpaste"), "paste is never blocked");
+    assert_eq!(app.count_all("account").await, 0, "asvs 6.3.2: a new installation has no accounts at all");
 }
