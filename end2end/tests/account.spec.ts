@@ -71,7 +71,7 @@ test("a wrong password gets the same generic message as an unknown email", async
 test.describe("without JavaScript", () => {
   test.use({ javaScriptEnabled: false });
 
-  test("sign-up form posts, shows a field error, keeps nothing half-done, then succeeds", async ({ page }) => {
+  test("every step works as plain form posts: sign up with an error first, confirm, sign in, sign out", async ({ page }) => {
     const email = uniqueEmail("nojs");
     await page.goto("/signup");
     await page.getByLabel("Email").fill(email);
@@ -83,6 +83,20 @@ test.describe("without JavaScript", () => {
 
     await signUp(page, email, "Grace Hopper");
     const mail = await waitForMail(email, /Confirm your email/);
-    expect(firstLink(mail.text)).toContain("/verify-email?token=");
+    await page.goto(firstLink(mail.text));
+    await page.getByRole("button", { name: "Confirm email" }).click();
+    await expect(page.getByRole("heading", { name: "Email confirmed" })).toBeVisible();
+
+    await page.goto("/signin");
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill("wrong password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByRole("alert")).toContainText("The email or password is not correct.");
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByRole("heading", { name: "Welcome, Grace Hopper" })).toBeVisible();
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await expect(page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Sign in" })).toBeVisible();
   });
 });
