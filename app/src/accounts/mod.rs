@@ -100,9 +100,9 @@ pub async fn sign_up(
     accept_terms: Option<String>,
 ) -> Result<(), AppError> {
     use crate::consent::{DOCUMENTS, store::{NewConsent, insert_consent}, text};
-    use crate::events::{kind, store::{NewEvent, record}};
-    use store::{NewAccount, find_account_by_email, insert_account};
+    use store::{NewAccount, insert_account};
 
+    let started = tokio::time::Instant::now();
     let state = expect_context::<crate::state::AppState>();
     let client = crate::client::current().await;
 
@@ -136,6 +136,8 @@ pub async fn sign_up(
         country: country.as_deref(),
         password_hash: Some(&hash),
     };
+    // Both outcomes answer right after this transaction; what differs (mails, events) runs in
+    // the background, so the response time does not tell a taken address from a new one.
     match insert_account(&mut tx, &new, now).await {
         Ok(()) => {
             for doc in DOCUMENTS {
@@ -145,32 +147,52 @@ pub async fn sign_up(
                 insert_consent(&mut tx, account_id, &consent, &client, now).await?;
             }
             tx.commit().await?;
-            let account = store::find_account(&state.db, account_id).await?.ok_or(AppError::Internal)?;
-            crate::email_verification::send_verification(&state, &account).await?;
-            record(&state.db, NewEvent { kind: kind::SIGN_UP, account_id: Some(account_id), actor_account_id: None,
-                client: Some(&client), detail: serde_json::json!({ "method": "password" }) }).await;
-            record(&state.db, NewEvent { kind: kind::CONSENT_ACCEPTED, account_id: Some(account_id), actor_account_id: None,
-                client: Some(&client), detail: serde_json::json!({ "terms": crate::consent::TERMS.version, "privacy": crate::consent::PRIVACY.version }) }).await;
+            tokio::spawn(after_new_account(state.clone(), account_id, client));
         }
         Err(err) if crate::db::is_unique_violation(&err) => {
             drop(tx);
-            // Same answer as for a new address; the owner hears about it by mail instead.
-            if let Some(owner) = find_account_by_email(&state.db, &email_normalized).await? {
-                let site = &state.config.site_name;
-                let reset = state.config.link("/forgot-password");
-                state.send_mail_later(crate::mail::compose(&owner.email, &format!("Someone tried to sign up to {site} with your address"), site, &[
-                    &format!("Hello {},", owner.display_name),
-                    &format!("Someone just tried to create a {site} account with this email address, which already has an account."),
-                    "If it was you, sign in instead. If you forgot your password, you can reset it. If it was not you, you can ignore this email: nothing has changed.",
-                ], Some(("Reset your password", &reset))));
-                record(&state.db, NewEvent { kind: kind::SIGN_UP_EXISTING, account_id: Some(owner.account_id), actor_account_id: None,
-                    client: Some(&client), detail: serde_json::Value::Null }).await;
-            }
+            tokio::spawn(after_taken_address(state.clone(), email_normalized, client));
         }
         Err(err) => return Err(err.into()),
     }
+    crate::timing::answer_no_sooner_than(started, crate::timing::ACCOUNT_LOOKUP_MIN).await;
     leptos_axum::redirect("/signup/check-email");
     Ok(())
+}
+
+/// After a sign-up: the events and the confirmation mail.
+#[cfg(feature = "ssr")]
+async fn after_new_account(state: crate::state::AppState, account_id: uuid::Uuid, client: crate::client::ClientInfo) {
+    use crate::events::{kind, store::{NewEvent, record}};
+    record(&state.db, NewEvent { kind: kind::SIGN_UP, account_id: Some(account_id), actor_account_id: None,
+        client: Some(&client), detail: serde_json::json!({ "method": "password" }) }).await;
+    record(&state.db, NewEvent { kind: kind::CONSENT_ACCEPTED, account_id: Some(account_id), actor_account_id: None,
+        client: Some(&client), detail: serde_json::json!({ "terms": crate::consent::TERMS.version, "privacy": crate::consent::PRIVACY.version }) }).await;
+    let sent = match store::find_account(&state.db, account_id).await {
+        Ok(Some(account)) => crate::email_verification::send_verification(&state, &account).await,
+        Ok(None) => Ok(()),
+        Err(err) => Err(err.into()),
+    };
+    if sent.is_err() {
+        // The person can ask for a new link from the dashboard.
+        tracing::error!(%account_id, "could not send the confirmation mail after sign-up");
+    }
+}
+
+/// After a sign-up with an address that has an account: tell its owner, nobody else.
+#[cfg(feature = "ssr")]
+async fn after_taken_address(state: crate::state::AppState, email_normalized: String, client: crate::client::ClientInfo) {
+    use crate::events::{kind, store::{NewEvent, record}};
+    let Ok(Some(owner)) = store::find_account_by_email(&state.db, &email_normalized).await else { return };
+    record(&state.db, NewEvent { kind: kind::SIGN_UP_EXISTING, account_id: Some(owner.account_id), actor_account_id: None,
+        client: Some(&client), detail: serde_json::Value::Null }).await;
+    let site = &state.config.site_name;
+    let reset = state.config.link("/forgot-password");
+    state.send_mail_later(crate::mail::compose(&owner.email, &format!("Someone tried to sign up to {site} with your address"), site, &[
+        &format!("Hello {},", owner.display_name),
+        &format!("Someone just tried to create a {site} account with this email address, which already has an account."),
+        "If it was you, sign in instead. If you forgot your password, you can reset it. If it was not you, you can ignore this email: nothing has changed.",
+    ], Some(("Reset your password", &reset))));
 }
 
 /// The visitor, if signed in. Every page's header asks this.

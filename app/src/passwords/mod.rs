@@ -164,6 +164,7 @@ pub async fn request_password_reset(email: String) -> Result<String, AppError> {
     use crate::events::{kind, store::{NewEvent, record}};
     use crate::throttle::{self, store as throttle_store};
 
+    let started = tokio::time::Instant::now();
     validate_email(&email).map_err(|m| AppError::invalid("email", m))?;
     let state = expect_context::<crate::state::AppState>();
     let client = crate::client::current().await;
@@ -172,6 +173,7 @@ pub async fn request_password_reset(email: String) -> Result<String, AppError> {
     // Throttled per address and per IP, known or not, so the answer never tells them apart.
     for key in [format!("mail:reset:{email_normalized}"), format!("mail:reset-ip:{}", client.ip)] {
         if throttle_store::blocked_for(&state.db, &key, now).await?.is_some() {
+            crate::timing::answer_no_sooner_than(started, crate::timing::ACCOUNT_LOOKUP_MIN).await;
             return Ok(RESET_REQUESTED.into());
         }
         let policy = if key.starts_with("mail:reset-ip") { throttle::SIGN_IN_PER_IP } else { throttle::MAIL_PER_ADDRESS };
@@ -193,6 +195,7 @@ pub async fn request_password_reset(email: String) -> Result<String, AppError> {
         record(&state.db, NewEvent { kind: kind::PASSWORD_RESET_REQUESTED, account_id: Some(account.account_id), actor_account_id: None,
             client: Some(&client), detail: serde_json::Value::Null }).await;
     }
+    crate::timing::answer_no_sooner_than(started, crate::timing::ACCOUNT_LOOKUP_MIN).await;
     Ok(RESET_REQUESTED.into())
 }
 

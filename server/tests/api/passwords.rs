@@ -96,3 +96,18 @@ on_both_backends! {
         assert_eq!(app.sign_in(&email, NEW_PASSWORD).await.status(), StatusCode::OK);
     }
 }
+
+on_both_backends! {
+    async fn asvs_6_3_8_sign_up_and_reset_answer_no_sooner_for_a_known_address_than_for_an_unknown_one(app: TestApp) {
+        let known = unique_email("timing");
+        app.sign_up(&known).await;
+        let min = app::timing::ACCOUNT_LOOKUP_MIN;
+        for (endpoint, email) in [("sign_up", known.clone()), ("sign_up", unique_email("fresh")),
+            ("request_password_reset", known.clone()), ("request_password_reset", unique_email("nobody"))] {
+            let started = std::time::Instant::now();
+            let res = app.rpc(endpoint, &[("email", &email), ("display_name", "Ada"), ("password", PASSWORD), ("accept_terms", "on")]).await;
+            assert_eq!(res.status(), StatusCode::OK, "{endpoint}");
+            assert!(started.elapsed() >= min, "{endpoint} for {email} answered in {:?}", started.elapsed());
+        }
+    }
+}
