@@ -37,6 +37,8 @@ npm_ci_once() {
 }
 
 install_build_tools() {
+  # webauthn-rs (passkeys) links OpenSSL.
+  apt_install libssl-dev pkg-config
   if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     say "rustup target add wasm32-unknown-unknown"
     rustup target add wasm32-unknown-unknown

@@ -35,6 +35,11 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     /// At most this many password hashes computed at once (argon2id uses 19 MiB each).
     pub password_hash_concurrency: usize,
+    /// Passkeys' relying-party id: a domain, the public URL's host unless set. Passkeys made
+    /// for one id work only there, so choose it once (e.g. `example.com` for all subdomains).
+    pub passkey_rp_id: Option<String>,
+    /// More origins allowed in passkey ceremonies besides the public URL's (each on the RP id).
+    pub passkey_extra_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -52,6 +57,8 @@ impl Default for Config {
             session_absolute_hours: 12,
             trusted_proxies: Vec::new(),
             password_hash_concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            passkey_rp_id: None,
+            passkey_extra_origins: Vec::new(),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod email_verification;
 pub mod error;
 pub mod events;
 pub mod pages;
+pub mod passkeys;
 pub mod passwords;
 pub mod sessions;
 pub mod throttle;

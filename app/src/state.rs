@@ -1,4 +1,5 @@
-//! What every server function and route can reach: database, settings, mail, password hashing.
+//! What every server function and route can reach: database, settings, mail, password hashing,
+//! the passkey relying party.
 
 use std::sync::Arc;
 
@@ -17,6 +18,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub mailer: Mailer,
     pub hasher: PasswordHasher,
+    /// The relying party for passkey ceremonies; `None` when passkeys are off (IP public URL).
+    pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 impl AppState {

@@ -27,6 +27,9 @@ CONFIGURATION
   MAST_SESSION_ABSOLUTE_HOURS   absolute timeout [12]
   MAST_TRUSTED_PROXIES          e.g. [\"10.0.0.2\"]: peers whose X-Forwarded-For is believed
   MAST_PASSWORD_HASH_CONCURRENCY  argon2id hashes at once [number of cores]
+  MAST_PASSKEY_RP_ID            passkeys' relying-party id, a domain [the public URL's host];
+                                an IP public URL without it turns passkeys off
+  MAST_PASSKEY_EXTRA_ORIGINS    e.g. [\"https://portal.example.com\"]: more origins on that id
   RUST_LOG                      log filter [info]; MAST_LOG_FORMAT=json for JSON lines";
 
 #[derive(Parser)]

@@ -32,6 +32,8 @@ pub enum StartError {
     PublicUrl(String),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Passkeys(#[from] app::passkeys::relying_party::RelyingPartyError),
 }
 
 /// Opens the database named by the settings and applies pending migrations.
@@ -61,12 +63,19 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
     if !(config.public_url.starts_with("http://") || config.public_url.starts_with("https://")) {
         return Err(StartError::PublicUrl(config.public_url));
     }
+    let webauthn = match app::passkeys::relying_party::from_config(&config)? {
+        app::passkeys::relying_party::Passkeys::On(webauthn) => Some(webauthn),
+        app::passkeys::relying_party::Passkeys::Off { reason } => {
+            tracing::warn!("passkeys are off: {reason}");
+            None
+        }
+    };
     std::fs::create_dir_all(&config.data_dir).map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
     let db = open_database(&config).await?;
     let mailer = Mailer::from_config(&config)?;
     let hasher = PasswordHasher::new(config.password_hash_concurrency);
     hasher.warm_up();
-    Ok(AppState { leptos_options: leptos_options(&config)?, db, config: Arc::new(config), mailer, hasher })
+    Ok(AppState { leptos_options: leptos_options(&config)?, db, config: Arc::new(config), mailer, hasher, webauthn })
 }
 
 pub fn router(state: AppState) -> Router {

@@ -4,6 +4,7 @@
 mod support;
 
 mod headers;
+mod passkeys;
 mod passwords;
 mod proxies;
 mod retention;

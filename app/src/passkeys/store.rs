@@ -1,0 +1,75 @@
+//! The passkey table. The credential is stored as webauthn-rs serialises it (JSON text); the
+//! credential id (base64url) is unique across all accounts. Changes are scoped to the owner.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::db::{Db, Ts, new_id};
+use crate::on_db;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PasskeyRow {
+    pub passkey_id: Uuid,
+    pub account_id: Uuid,
+    pub credential_id: String,
+    pub credential: String,
+    pub name: String,
+    pub backed_up: bool,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+pub struct NewPasskey<'a> {
+    pub account_id: Uuid,
+    pub credential_id: &'a str,
+    pub credential: &'a str,
+    pub name: &'a str,
+    pub backed_up: bool,
+}
+
+const COLUMNS: &str = "passkey_id, account_id, credential_id, credential, name, backed_up, created_at, last_used_at";
+
+/// Stores a new passkey; `Err` with a unique violation when the credential id is already known.
+pub async fn insert_passkey(db: &Db, new: &NewPasskey<'_>, now: OffsetDateTime) -> Result<Uuid, sqlx::Error> {
+    let id = new_id();
+    on_db!(db, pool => sqlx::query(
+        "insert into passkey (passkey_id, account_id, credential_id, credential, name, backed_up, created_at)
+         values ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(id).bind(new.account_id).bind(new.credential_id).bind(new.credential).bind(new.name)
+        .bind(new.backed_up).bind(Ts(now))
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(id)
+}
+
+pub async fn list_passkeys_of_account(db: &Db, account_id: Uuid) -> Result<Vec<PasskeyRow>, sqlx::Error> {
+    let sql = format!("select {COLUMNS} from passkey where account_id = $1 order by created_at, passkey_id");
+    on_db!(db, pool => sqlx::query_as::<_, PasskeyRow>(&sql).bind(account_id).fetch_all(pool).await)
+}
+
+pub async fn find_by_credential_id(db: &Db, credential_id: &str) -> Result<Option<PasskeyRow>, sqlx::Error> {
+    let sql = format!("select {COLUMNS} from passkey where credential_id = $1");
+    on_db!(db, pool => sqlx::query_as::<_, PasskeyRow>(&sql).bind(credential_id).fetch_optional(pool).await)
+}
+
+/// After a sign-in: the updated credential (counter, backup state) and the time it was used.
+pub async fn record_use(db: &Db, passkey_id: Uuid, credential: &str, backed_up: bool, now: OffsetDateTime) -> Result<(), sqlx::Error> {
+    on_db!(db, pool => sqlx::query(
+        "update passkey set credential = $2, backed_up = $3, last_used_at = $4 where passkey_id = $1")
+        .bind(passkey_id).bind(credential).bind(backed_up).bind(Ts(now))
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Renames the owner's passkey; false when `account_id` has no such passkey.
+pub async fn rename_passkey(db: &Db, account_id: Uuid, passkey_id: Uuid, name: &str) -> Result<bool, sqlx::Error> {
+    let changed = on_db!(db, pool => sqlx::query("update passkey set name = $3 where passkey_id = $1 and account_id = $2")
+        .bind(passkey_id).bind(account_id).bind(name).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(changed == 1)
+}
+
+/// Deletes the owner's passkey; false when `account_id` has no such passkey.
+pub async fn delete_passkey(db: &Db, account_id: Uuid, passkey_id: Uuid) -> Result<bool, sqlx::Error> {
+    let deleted = on_db!(db, pool => sqlx::query("delete from passkey where passkey_id = $1 and account_id = $2")
+        .bind(passkey_id).bind(account_id).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(deleted == 1)
+}
