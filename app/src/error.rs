@@ -16,6 +16,9 @@ pub enum AppError {
     Unauthorized,
     #[error("You are not allowed to do that.")]
     Forbidden,
+    /// Changing credentials needs a sign-in or "confirm it's you" from the last few minutes.
+    #[error("For your security, confirm it's you first.")]
+    ReauthenticationRequired,
     #[error("Not found.")]
     NotFound,
     #[error("{0}")]
@@ -47,7 +50,7 @@ impl AppError {
         match self {
             AppError::Invalid { .. } => http::StatusCode::BAD_REQUEST,
             AppError::Unauthorized => http::StatusCode::UNAUTHORIZED,
-            AppError::Forbidden => http::StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::ReauthenticationRequired => http::StatusCode::FORBIDDEN,
             AppError::NotFound => http::StatusCode::NOT_FOUND,
             AppError::TooManyRequests(_) => http::StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal => http::StatusCode::INTERNAL_SERVER_ERROR,

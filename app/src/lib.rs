@@ -96,6 +96,7 @@ pub fn App() -> impl IntoView {
                     // Signed-in pages render whole before sending, so a signed-out visitor gets a real redirect.
                     <Route path=path!("dashboard") view=accounts::DashboardPage ssr=SsrMode::Async />
                     <Route path=path!("account") view=accounts::AccountPage ssr=SsrMode::Async />
+                    <Route path=path!("security") view=passkeys::SecurityPage ssr=SsrMode::Async />
                     <Route path=path!("terms") view=consent::LegalPage ssr=SsrMode::InOrder />
                     <Route path=path!("privacy") view=consent::LegalPage ssr=SsrMode::InOrder />
                 </Routes>

@@ -90,6 +90,106 @@ pub fn format_time(t: time::OffsetDateTime) -> String {
     format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second())
 }
 
+/// A sign-up form that passed its checks (the password, if any, is checked on its own).
+#[cfg(feature = "ssr")]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NewProfile {
+    pub email: String,
+    pub display_name: String,
+    pub organisation: Option<String>,
+    pub country: Option<String>,
+}
+
+#[cfg(feature = "ssr")]
+pub fn check_profile(
+    email: &str,
+    display_name: &str,
+    organisation: Option<String>,
+    country: Option<String>,
+) -> Result<NewProfile, AppError> {
+    validate_email(email).map_err(|m| AppError::invalid("email", m))?;
+    let display_name = display_name.trim().to_string();
+    if display_name.is_empty() {
+        return Err(AppError::invalid("display_name", "Enter the name we should call you."));
+    }
+    let display_name = optional_text(Some(display_name), "display_name", DISPLAY_NAME_MAX, "Your name")?.unwrap_or_default();
+    let organisation = optional_text(organisation, "organisation", ORGANISATION_MAX, "Organisation")?;
+    let country = optional_text(country, "country", COUNTRY_MAX, "Country")?;
+    Ok(NewProfile { email: email.trim().to_string(), display_name, organisation, country })
+}
+
+/// The consent checkbox: an account needs both documents accepted.
+#[cfg(feature = "ssr")]
+pub fn check_acceptance(accept_terms: Option<&str>) -> Result<(), AppError> {
+    match accept_terms {
+        Some("on" | "true") => Ok(()),
+        _ => Err(AppError::invalid("accept_terms", "Please accept the Terms of Use and the Privacy Policy to create an account.")),
+    }
+}
+
+/// How the new account signs in: a password hash, or its first passkey.
+#[cfg(feature = "ssr")]
+pub enum FirstCredential<'a> {
+    Password(&'a str),
+    Passkey(&'a crate::passkeys::store::NewPasskey<'a>),
+}
+
+/// Writes the account, its consents and its first credential in one transaction. A taken address
+/// answers like a new one: what differs (events, mails) runs in the background, so neither the
+/// answer nor its timing tells them apart (ASVS 6.3.8).
+#[cfg(feature = "ssr")]
+pub async fn register(
+    state: &crate::state::AppState,
+    profile: &NewProfile,
+    account_id: uuid::Uuid,
+    credential: FirstCredential<'_>,
+    client: crate::client::ClientInfo,
+) -> Result<(), AppError> {
+    use crate::consent::{DOCUMENTS, store::{NewConsent, insert_consent}, text};
+    use store::{NewAccount, insert_account};
+
+    let email_normalized = normalize_email(&profile.email);
+    let now = crate::db::now();
+    let mut tx = state.db.begin().await?;
+    let new = NewAccount {
+        account_id,
+        email: &profile.email,
+        email_normalized: &email_normalized,
+        display_name: &profile.display_name,
+        organisation: profile.organisation.as_deref(),
+        country: profile.country.as_deref(),
+        password_hash: match credential { FirstCredential::Password(hash) => Some(hash), FirstCredential::Passkey(_) => None },
+    };
+    match insert_account(&mut tx, &new, now).await {
+        Ok(()) => {
+            for doc in DOCUMENTS {
+                let markdown = text::markdown(doc, &state.config);
+                let sha = text::sha256_hex(&markdown);
+                let consent = NewConsent { document: doc.slug, version: doc.version, text_sha256: &sha };
+                insert_consent(&mut tx, account_id, &consent, &client, now).await?;
+            }
+            let method = match credential {
+                FirstCredential::Password(_) => "password",
+                FirstCredential::Passkey(passkey) => {
+                    match crate::passkeys::store::insert_passkey_in(&mut tx, passkey, now).await {
+                        Err(err) if crate::db::is_unique_violation(&err) => return Err(AppError::message(crate::passkeys::ALREADY_REGISTERED)),
+                        other => other?,
+                    };
+                    "passkey"
+                }
+            };
+            tx.commit().await?;
+            tokio::spawn(after_new_account(state.clone(), account_id, client, method));
+        }
+        Err(err) if crate::db::is_unique_violation(&err) => {
+            drop(tx);
+            tokio::spawn(after_taken_address(state.clone(), email_normalized, client));
+        }
+        Err(err) => return Err(err.into()),
+    }
+    Ok(())
+}
+
 #[server(prefix = "/rpc", endpoint = "sign_up")]
 pub async fn sign_up(
     email: String,
@@ -99,62 +199,17 @@ pub async fn sign_up(
     country: Option<String>,
     accept_terms: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::consent::{DOCUMENTS, store::{NewConsent, insert_consent}, text};
-    use store::{NewAccount, insert_account};
-
     let started = tokio::time::Instant::now();
     let state = expect_context::<crate::state::AppState>();
     let client = crate::client::current().await;
 
-    validate_email(&email).map_err(|m| AppError::invalid("email", m))?;
-    let display_name = display_name.trim().to_string();
-    if display_name.is_empty() {
-        return Err(AppError::invalid("display_name", "Enter the name we should call you."));
-    }
-    let display_name = optional_text(Some(display_name), "display_name", DISPLAY_NAME_MAX, "Your name")?.unwrap_or_default();
-    let organisation = optional_text(organisation, "organisation", ORGANISATION_MAX, "Organisation")?;
-    let country = optional_text(country, "country", COUNTRY_MAX, "Country")?;
+    let profile = check_profile(&email, &display_name, organisation, country)?;
     crate::passwords::check_policy(&password, &email, &state.config.site_name).map_err(|m| AppError::invalid("password", m))?;
-    if accept_terms.as_deref() != Some("on") && accept_terms.as_deref() != Some("true") {
-        return Err(AppError::invalid("accept_terms", "Please accept the Terms of Use and the Privacy Policy to create an account."));
-    }
+    check_acceptance(accept_terms.as_deref())?;
 
     // Hash before looking the address up: a taken address costs the same time as a new one.
     let hash = state.hasher.hash(&password).await.ok_or(AppError::Internal)?;
-    let email = email.trim().to_string();
-    let email_normalized = normalize_email(&email);
-    let now = crate::db::now();
-    let account_id = crate::db::new_id();
-
-    let mut tx = state.db.begin().await?;
-    let new = NewAccount {
-        account_id,
-        email: &email,
-        email_normalized: &email_normalized,
-        display_name: &display_name,
-        organisation: organisation.as_deref(),
-        country: country.as_deref(),
-        password_hash: Some(&hash),
-    };
-    // Both outcomes answer right after this transaction; what differs (mails, events) runs in
-    // the background, so the response time does not tell a taken address from a new one.
-    match insert_account(&mut tx, &new, now).await {
-        Ok(()) => {
-            for doc in DOCUMENTS {
-                let markdown = text::markdown(doc, &state.config);
-                let sha = text::sha256_hex(&markdown);
-                let consent = NewConsent { document: doc.slug, version: doc.version, text_sha256: &sha };
-                insert_consent(&mut tx, account_id, &consent, &client, now).await?;
-            }
-            tx.commit().await?;
-            tokio::spawn(after_new_account(state.clone(), account_id, client));
-        }
-        Err(err) if crate::db::is_unique_violation(&err) => {
-            drop(tx);
-            tokio::spawn(after_taken_address(state.clone(), email_normalized, client));
-        }
-        Err(err) => return Err(err.into()),
-    }
+    register(&state, &profile, crate::db::new_id(), FirstCredential::Password(&hash), client).await?;
     crate::timing::answer_no_sooner_than(started, crate::timing::ACCOUNT_LOOKUP_MIN).await;
     leptos_axum::redirect("/signup/check-email");
     Ok(())
@@ -162,10 +217,10 @@ pub async fn sign_up(
 
 /// After a sign-up: the events and the confirmation mail.
 #[cfg(feature = "ssr")]
-async fn after_new_account(state: crate::state::AppState, account_id: uuid::Uuid, client: crate::client::ClientInfo) {
+async fn after_new_account(state: crate::state::AppState, account_id: uuid::Uuid, client: crate::client::ClientInfo, method: &'static str) {
     use crate::events::{kind, store::{NewEvent, record}};
     record(&state.db, NewEvent { kind: kind::SIGN_UP, account_id: Some(account_id), actor_account_id: None,
-        client: Some(&client), detail: serde_json::json!({ "method": "password" }) }).await;
+        client: Some(&client), detail: serde_json::json!({ "method": method }) }).await;
     record(&state.db, NewEvent { kind: kind::CONSENT_ACCEPTED, account_id: Some(account_id), actor_account_id: None,
         client: Some(&client), detail: serde_json::json!({ "terms": crate::consent::TERMS.version, "privacy": crate::consent::PRIVACY.version }) }).await;
     let sent = match store::find_account(&state.db, account_id).await {
@@ -241,7 +296,21 @@ pub async fn get_account_overview() -> Result<AccountOverview, AppError> {
 #[component]
 pub fn SignUpPage() -> impl IntoView {
     let action = ServerAction::<SignUp>::new();
-    let error = action_error(action);
+    let password_error = action_error(action);
+    // A passkey sign-up reports into the same places as the password form.
+    let passkey_error = RwSignal::new(None::<AppError>);
+    let error = Signal::derive(move || passkey_error.get().or_else(|| password_error.get()));
+    Effect::new(move |_| {
+        if action.pending().get() {
+            passkey_error.set(None);
+        }
+    });
+    Effect::new(move |_| {
+        if passkey_error.get().is_some() {
+            action.clear();
+        }
+    });
+    let fields = crate::passkeys::SignUpFields::default();
     view! {
         <Title text="Create your account" />
         <section class="card auth-card">
@@ -250,12 +319,12 @@ pub fn SignUpPage() -> impl IntoView {
             <ActionForm action=action attr:novalidate="">
                 <FormError error=error />
                 <label for="email">"Email"</label>
-                <input id="email" name="email" type="email" autocomplete="email" required maxlength="254"
+                <input id="email" name="email" type="email" autocomplete="email" required maxlength="254" node_ref=fields.email
                     aria-invalid=invalid(error, "email") aria-describedby="email-error" />
                 <FieldError error=error field="email" />
 
                 <label for="display_name">"Your name"</label>
-                <input id="display_name" name="display_name" type="text" autocomplete="name" required maxlength="100"
+                <input id="display_name" name="display_name" type="text" autocomplete="name" required maxlength="100" node_ref=fields.display_name
                     aria-invalid=invalid(error, "display_name") aria-describedby="display_name-error" />
                 <FieldError error=error field="display_name" />
 
@@ -268,20 +337,20 @@ pub fn SignUpPage() -> impl IntoView {
                 <div class="row">
                     <div>
                         <label for="organisation">"Organisation " <span class="muted">"(optional)"</span></label>
-                        <input id="organisation" name="organisation" type="text" autocomplete="organization" maxlength="120"
+                        <input id="organisation" name="organisation" type="text" autocomplete="organization" maxlength="120" node_ref=fields.organisation
                             aria-invalid=invalid(error, "organisation") />
                         <FieldError error=error field="organisation" />
                     </div>
                     <div>
                         <label for="country">"Country " <span class="muted">"(optional)"</span></label>
-                        <input id="country" name="country" type="text" autocomplete="country-name" maxlength="60"
+                        <input id="country" name="country" type="text" autocomplete="country-name" maxlength="60" node_ref=fields.country
                             aria-invalid=invalid(error, "country") />
                         <FieldError error=error field="country" />
                     </div>
                 </div>
 
                 <div class="checkbox">
-                    <input id="accept_terms" name="accept_terms" type="checkbox" required aria-invalid=invalid(error, "accept_terms") />
+                    <input id="accept_terms" name="accept_terms" type="checkbox" required aria-invalid=invalid(error, "accept_terms") node_ref=fields.accept_terms />
                     <label for="accept_terms">
                         "I accept the " <a href="/terms" target="_blank">"Terms of Use"</a> " and the "
                         <a href="/privacy" target="_blank">"Privacy Policy"</a> "."
@@ -291,6 +360,7 @@ pub fn SignUpPage() -> impl IntoView {
                 <p class="hint">"This service is not for children under 13."</p>
                 <button type="submit" class="primary" disabled=move || action.pending().get()>"Create account"</button>
             </ActionForm>
+            <crate::passkeys::PasskeySignUp fields=fields error=passkey_error />
             <p class="below-form">"Already have an account? " <A href="/signin">"Sign in"</A></p>
         </section>
     }
@@ -394,7 +464,11 @@ pub fn AccountPage() -> impl IntoView {
                         </tbody>
                     </table>
                 </div>
-                <crate::passwords::ChangePasswordCard />
+                <div class="card">
+                    <h2>"Security"</h2>
+                    <p>"Sign in with passkeys, change your password."</p>
+                    <crate::passkeys::SecurityLink />
+                </div>
             </section>
         } />
     }

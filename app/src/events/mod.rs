@@ -18,6 +18,11 @@ pub mod kind {
     pub const PASSWORD_CHANGE_FAILED: &str = "password.change_failed";
     pub const PASSWORD_RESET_REQUESTED: &str = "password.reset_requested";
     pub const PASSWORD_RESET: &str = "password.reset";
+    pub const REAUTHENTICATED: &str = "session.reauthenticated";
+    pub const REAUTHENTICATION_FAILED: &str = "session.reauthentication_failed";
+    pub const PASSKEY_ADDED: &str = "passkey.added";
+    pub const PASSKEY_RENAMED: &str = "passkey.renamed";
+    pub const PASSKEY_REMOVED: &str = "passkey.removed";
     pub const CONSENT_ACCEPTED: &str = "consent.accepted";
     pub const CSRF_REFUSED: &str = "request.cross_origin_refused";
 }

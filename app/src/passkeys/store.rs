@@ -4,8 +4,8 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::db::{Db, Ts, new_id};
-use crate::on_db;
+use crate::db::{Db, Ts, Tx, new_id};
+use crate::{on_db, on_tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PasskeyRow {
@@ -31,8 +31,16 @@ const COLUMNS: &str = "passkey_id, account_id, credential_id, credential, name, 
 
 /// Stores a new passkey; `Err` with a unique violation when the credential id is already known.
 pub async fn insert_passkey(db: &Db, new: &NewPasskey<'_>, now: OffsetDateTime) -> Result<Uuid, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let id = insert_passkey_in(&mut tx, new, now).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// [`insert_passkey`] inside the caller's transaction (a passkey sign-up writes the account too).
+pub async fn insert_passkey_in(tx: &mut Tx, new: &NewPasskey<'_>, now: OffsetDateTime) -> Result<Uuid, sqlx::Error> {
     let id = new_id();
-    on_db!(db, pool => sqlx::query(
+    on_tx!(tx, pool => sqlx::query(
         "insert into passkey (passkey_id, account_id, credential_id, credential, name, backed_up, created_at)
          values ($1, $2, $3, $4, $5, $6, $7)")
         .bind(id).bind(new.account_id).bind(new.credential_id).bind(new.credential).bind(new.name)
@@ -65,6 +73,44 @@ pub async fn rename_passkey(db: &Db, account_id: Uuid, passkey_id: Uuid, name: &
     let changed = on_db!(db, pool => sqlx::query("update passkey set name = $3 where passkey_id = $1 and account_id = $2")
         .bind(passkey_id).bind(account_id).bind(name).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(changed == 1)
+}
+
+pub async fn find_passkey_of_account(db: &Db, account_id: Uuid, passkey_id: Uuid) -> Result<Option<PasskeyRow>, sqlx::Error> {
+    let sql = format!("select {COLUMNS} from passkey where passkey_id = $1 and account_id = $2");
+    on_db!(db, pool => sqlx::query_as::<_, PasskeyRow>(&sql).bind(passkey_id).bind(account_id).fetch_optional(pool).await)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Removal {
+    Deleted,
+    NotFound,
+    /// It is the account's only way in: no password and no other passkey (ASVS 6.5.6).
+    LastWayIn,
+}
+
+/// Deletes the owner's passkey unless it is the account's last way to sign in. The account row
+/// is written first so two removals of an account's last two passkeys cannot both pass the check.
+pub async fn remove_passkey_keeping_a_way_in(db: &Db, account_id: Uuid, passkey_id: Uuid) -> Result<Removal, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let has_password: Option<bool> = on_tx!(&mut tx, conn => sqlx::query_scalar(
+        "update account set updated_at = updated_at where account_id = $1 returning password_hash is not null")
+        .bind(account_id).fetch_optional(&mut *conn).await)?;
+    let others: i64 = on_tx!(&mut tx, conn => sqlx::query_scalar(
+        "select count(*) from passkey where account_id = $1 and passkey_id <> $2")
+        .bind(account_id).bind(passkey_id).fetch_one(&mut *conn).await)?;
+    let exists: Option<i32> = on_tx!(&mut tx, conn => sqlx::query_scalar(
+        "select 1 from passkey where account_id = $1 and passkey_id = $2")
+        .bind(account_id).bind(passkey_id).fetch_optional(&mut *conn).await)?;
+    if exists.is_none() {
+        return Ok(Removal::NotFound);
+    }
+    if has_password != Some(true) && others == 0 {
+        return Ok(Removal::LastWayIn);
+    }
+    on_tx!(&mut tx, conn => sqlx::query("delete from passkey where passkey_id = $1 and account_id = $2")
+        .bind(passkey_id).bind(account_id).execute(&mut *conn).await.map(|r| r.rows_affected()))?;
+    tx.commit().await?;
+    Ok(Removal::Deleted)
 }
 
 /// Deletes the owner's passkey; false when `account_id` has no such passkey.

@@ -179,7 +179,19 @@ pub async fn request_password_reset(email: String) -> Result<String, AppError> {
         let policy = if key.starts_with("mail:reset-ip") { throttle::SIGN_IN_PER_IP } else { throttle::MAIL_PER_ADDRESS };
         throttle_store::record_failure(&state.db, &key, policy, now).await?;
     }
-    if let Some(account) = find_account_by_email(&state.db, &email_normalized).await?.filter(|a| a.is_active()) {
+    let account = find_account_by_email(&state.db, &email_normalized).await?.filter(|a| a.is_active());
+    if let Some(account) = account.as_ref().filter(|a| a.password_hash.is_none()) {
+        // A passkey-only account has no password to reset, and an emailed link must not become
+        // a way around its passkeys (ASVS 6.4.3): the owner is told how to get in instead.
+        let site = &state.config.site_name;
+        state.send_mail_later(crate::mail::compose(&account.email, &format!("About your {site} password"), site, &[
+            &format!("Hello {},", account.display_name),
+            &format!("Someone, probably you, asked to reset the password of your {site} account. Your account has no password: you sign in with a passkey."),
+            "Use \u{201c}Sign in with a passkey\u{201d} on the sign-in page. If you no longer have any of your passkeys, contact the operator of this portal. If you did not ask for this, ignore this email.",
+        ], Some(("Sign in", &state.config.link("/signin")))));
+        record(&state.db, NewEvent { kind: kind::PASSWORD_RESET_REQUESTED, account_id: Some(account.account_id), actor_account_id: None,
+            client: Some(&client), detail: serde_json::json!({ "refused": "passkey_only" }) }).await;
+    } else if let Some(account) = account {
         let (token, hash) = tokens::new_token();
         tokens_store::void_email_tokens(&state.db, account.account_id, RESET_PURPOSE, now).await?;
         let mut tx = state.db.begin().await?;
@@ -254,6 +266,28 @@ pub async fn change_password(current_password: String, new_password: String, sig
         client: Some(&client), detail: serde_json::json!({ "other_sessions_ended": ended }) }).await;
     notify_password_changed(&state, &account);
     Ok(if ended > 0 { format!("Password changed. {ended} other session(s) signed out.") } else { "Password changed.".into() })
+}
+
+/// A password for an account that signs in with passkeys only (after a recent sign-in or
+/// "confirm it's you"), so it has a second way in.
+#[server(prefix = "/rpc", endpoint = "set_password")]
+pub async fn set_password(new_password: String) -> Result<String, AppError> {
+    use crate::accounts::store::set_password_hash;
+    use crate::events::{kind, store::{NewEvent, record}};
+
+    let state = expect_context::<crate::state::AppState>();
+    let account = crate::sessions::auth::require_recent_authentication().await?;
+    if account.password_hash.is_some() {
+        return Err(AppError::message("Your account already has a password: change it instead."));
+    }
+    check_policy(&new_password, &account.email, &state.config.site_name).map_err(|m| AppError::invalid("new_password", m))?;
+    let new_hash = state.hasher.hash(&new_password).await.ok_or(AppError::Internal)?;
+    set_password_hash(&state.db, account.account_id, &new_hash, crate::db::now()).await?;
+    let client = crate::client::current().await;
+    record(&state.db, NewEvent { kind: kind::PASSWORD_CHANGED, account_id: Some(account.account_id), actor_account_id: None,
+        client: Some(&client), detail: serde_json::json!({ "first_password": true }) }).await;
+    notify_password_changed(&state, &account);
+    Ok("Password set. You can now sign in with it too.".into())
 }
 
 #[cfg(feature = "ssr")]

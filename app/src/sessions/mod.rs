@@ -24,6 +24,25 @@ pub struct SignedIn {
     pub account_id: uuid::Uuid,
     /// Unix seconds.
     pub signed_in_at: i64,
+    /// Unix seconds of the last "confirm it's you" (password or passkey), if any.
+    #[serde(default)]
+    pub reauthenticated_at: Option<i64>,
+}
+
+/// How long a sign-in or re-authentication counts as recent enough to change credentials
+/// (ASVS 7.5.1).
+pub const REAUTH_WINDOW_SECONDS: i64 = 5 * 60;
+
+#[cfg(feature = "ssr")]
+impl SignedIn {
+    /// When this session last proved who it is: its sign-in or its latest re-authentication.
+    pub fn last_authenticated_at(&self) -> i64 {
+        self.reauthenticated_at.unwrap_or(self.signed_in_at).max(self.signed_in_at)
+    }
+
+    pub fn is_recent(&self, now: i64) -> bool {
+        now - self.last_authenticated_at() <= REAUTH_WINDOW_SECONDS
+    }
 }
 
 #[cfg(feature = "ssr")]
@@ -65,9 +84,38 @@ pub mod auth {
         current_account().await?.ok_or(AppError::Unauthorized)
     }
 
+    /// The signed-in account, if it signed in or confirmed it is itself within the last few
+    /// minutes; otherwise [`AppError::ReauthenticationRequired`] (ASVS 7.5.1).
+    pub async fn require_recent_authentication() -> Result<Account, AppError> {
+        let account = require_account().await?;
+        if seconds_left_to_change_credentials().await? == 0 {
+            return Err(AppError::ReauthenticationRequired);
+        }
+        Ok(account)
+    }
+
+    /// Seconds left in this session's window for changing credentials (0 when closed).
+    pub async fn seconds_left_to_change_credentials() -> Result<i64, AppError> {
+        let session = session().await?;
+        let signed_in: Option<SignedIn> = session.get(AUTH_KEY).await.map_err(|_| AppError::Internal)?;
+        let now = crate::db::now().unix_timestamp();
+        Ok(signed_in.map_or(0, |s| (s.last_authenticated_at() + REAUTH_WINDOW_SECONDS - now).max(0)))
+    }
+
+    /// Records a successful "confirm it's you" with a new session id (ASVS 7.2.4).
+    pub async fn mark_reauthenticated(session: &Session) -> Result<(), AppError> {
+        let signed_in: Option<SignedIn> = session.get(AUTH_KEY).await.map_err(|_| AppError::Internal)?;
+        let mut signed_in = signed_in.ok_or(AppError::Unauthorized)?;
+        signed_in.reauthenticated_at = Some(crate::db::now().unix_timestamp());
+        session.cycle_id().await.map_err(|_| AppError::Internal)?;
+        session.insert(AUTH_KEY, signed_in).await.map_err(|_| AppError::Internal)?;
+        session.save().await.map_err(|_| AppError::Internal)?;
+        Ok(())
+    }
+
     /// Starts an authenticated session: a new id (ASVS 7.2.4), the account, the client.
     pub async fn begin(session: &Session, account_id: uuid::Uuid, client: &ClientInfo) -> Result<(), AppError> {
-        let signed_in = SignedIn { account_id, signed_in_at: crate::db::now().unix_timestamp() };
+        let signed_in = SignedIn { account_id, signed_in_at: crate::db::now().unix_timestamp(), reauthenticated_at: None };
         session.cycle_id().await.map_err(|_| AppError::Internal)?;
         session.insert(AUTH_KEY, signed_in).await.map_err(|_| AppError::Internal)?;
         session
@@ -163,11 +211,13 @@ pub fn SignInPage() -> impl IntoView {
             <ActionForm action=action attr:novalidate="">
                 <FormError error=error />
                 <label for="email">"Email"</label>
-                <input id="email" name="email" type="email" autocomplete="username" required maxlength="254" />
+                // "webauthn": the browser may offer passkeys in this field's suggestions.
+                <input id="email" name="email" type="email" autocomplete="username webauthn" required maxlength="254" />
                 <label for="password">"Password"</label>
                 <input id="password" name="password" type="password" autocomplete="current-password" required />
                 <button type="submit" class="primary" disabled=move || action.pending().get()>"Sign in"</button>
             </ActionForm>
+            <crate::passkeys::PasskeySignIn />
             <p class="below-form"><A href="/forgot-password">"Forgot your password?"</A></p>
             <p class="below-form">"New here? " <A href="/signup">"Create an account"</A></p>
         </section>

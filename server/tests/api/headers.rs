@@ -57,7 +57,7 @@ on_both_backends! {
         assert_eq!(res.status(), StatusCode::FORBIDDEN);
         assert_eq!(app.viewer(&app.client).await["display_name"], "Ada Lovelace");
         // The same request from our own pages (Fetch Metadata, no Origin) works.
-        let ours = browser(&app.base);
+        let ours = browser(&app.base, app.addr);
         assert_eq!(ours.get(app.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
     }
 }

@@ -1,6 +1,7 @@
 //! Integration tests: the real server over HTTP, on SQLite and on PostgreSQL.
 //! Tests are named after what a user notices or after the ASVS item they prove.
 
+mod authenticator;
 mod support;
 
 mod headers;

@@ -150,7 +150,7 @@ on_both_backends! {
         }
         let res = app.rpc("account_overview", &[]).await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-        let stranger = browser(&app.base);
+        let stranger = browser(&app.base, app.addr);
         assert_eq!(rpc_with(&stranger, &app.base, "resend_verification", &[]).await.status(), StatusCode::UNAUTHORIZED);
     }
 }

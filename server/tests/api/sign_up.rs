@@ -118,7 +118,8 @@ async fn asvs_6_2_6_password_fields_let_password_managers_and_paste_work() {
     assert!(signup.contains(r#"autocomplete="email""#));
     assert!(signup.contains(r#"maxlength="128""#), "128 characters allowed");
     let signin = app.get("/signin").await.text().await.unwrap();
-    assert!(signin.contains(r#"autocomplete="username""#) && signin.contains(r#"autocomplete="current-password""#));
+    // "username webauthn": password managers fill the address, and passkeys show in its autofill.
+    assert!(signin.contains(r#"autocomplete="username webauthn""#) && signin.contains(r#"autocomplete="current-password""#));
     assert!(!signin.contains("onpaste"), "paste is never blocked");
     assert_eq!(app.count_all("account").await, 0, "asvs 6.3.2: a new installation has no accounts at all");
 }

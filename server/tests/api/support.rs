@@ -18,6 +18,7 @@ pub enum Backend {
 
 pub struct TestApp {
     pub base: String,
+    pub addr: std::net::SocketAddr,
     pub db: Db,
     pub client: Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -79,7 +80,8 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let mut config = Config {
-            public_url: format!("http://127.0.0.1:{}", addr.port()),
+            // A host name, not an IP: passkeys need one (localhost, as in the default setup).
+            public_url: format!("http://localhost:{}", addr.port()),
             bind: addr.to_string(),
             database_url,
             data_dir: data.path().to_path_buf(),
@@ -95,8 +97,8 @@ impl TestApp {
         tokio::spawn(running.serve(async move {
             let _ = rx.await;
         }));
-        let base = format!("http://127.0.0.1:{}", addr.port());
-        Some(TestApp { client: browser(&base), base, db, shutdown: Some(tx), _data: data, pg_database })
+        let base = format!("http://localhost:{}", addr.port());
+        Some(TestApp { client: browser(&base, addr), base, addr, db, shutdown: Some(tx), _data: data, pg_database })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -105,7 +107,7 @@ impl TestApp {
 
     /// A second browser with its own cookies.
     pub fn new_browser(&self) -> Client {
-        browser(&self.base)
+        browser(&self.base, self.addr)
     }
 
     /// Calls a server function the way the hydrated page does (form-encoded POST, same origin).
@@ -176,6 +178,33 @@ impl TestApp {
         rows.join("\n")
     }
 
+    /// Rewrites the data of every stored session (e.g. to make a sign-in older).
+    pub async fn edit_sessions(&self, edit: impl Fn(&mut Value)) {
+        let rows: Vec<(String, String)> = match &self.db {
+            Db::Sqlite(p) => sqlx::query_as("select session_key_hash, data from session").fetch_all(p).await.expect("sessions"),
+            Db::Postgres(p) => sqlx::query_as("select session_key_hash, data from session").fetch_all(p).await.expect("sessions"),
+        };
+        for (key, data) in rows {
+            let mut data: Value = serde_json::from_str(&data).expect("session JSON");
+            edit(&mut data);
+            let sql = "update session set data = $1 where session_key_hash = $2";
+            match &self.db {
+                Db::Sqlite(p) => sqlx::query(sql).bind(data.to_string()).bind(&key).execute(p).await.expect("update").rows_affected(),
+                Db::Postgres(p) => sqlx::query(sql).bind(data.to_string()).bind(&key).execute(p).await.expect("update").rows_affected(),
+            };
+        }
+    }
+
+    /// Every passkey row as text, to prove a refused request changed none of them.
+    pub async fn passkey_snapshot(&self) -> Vec<(String, String, String, String, String)> {
+        let sql = "select credential_id, credential, name, cast(backed_up as text), coalesce(cast(last_used_at as text), '-')
+                   from passkey order by credential_id";
+        match &self.db {
+            Db::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await.expect("passkeys"),
+            Db::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await.expect("passkeys"),
+        }
+    }
+
     pub async fn event_kinds(&self, account: Uuid) -> Vec<String> {
         app::events::store::list_events_of_account(&self.db, account, 100)
             .await
@@ -206,7 +235,8 @@ impl Drop for TestApp {
     }
 }
 
-pub fn browser(base: &str) -> Client {
+/// A cookie-keeping client that sends the page's Origin, with `localhost` pinned to the server.
+pub fn browser(base: &str, addr: std::net::SocketAddr) -> Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(reqwest::header::ORIGIN, base.parse().expect("origin"));
     Client::builder()
@@ -214,6 +244,7 @@ pub fn browser(base: &str) -> Client {
         .redirect(reqwest::redirect::Policy::none())
         .default_headers(headers)
         .user_agent("Mozilla/5.0 (X11; Linux x86_64) MastTests/1.0")
+        .resolve("localhost", addr)
         .build()
         .expect("client")
 }
