@@ -16,7 +16,7 @@ async function signUp(page: Page, email: string, name: string) {
   await page.getByLabel("Password").fill(password);
   await page.getByLabel("Organisation").fill("Acme Robotics");
   await page.getByLabel("I accept the").check();
-  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByRole("button", { name: "Create account", exact: true }).click();
   await expect(page.getByRole("heading", { name: "Check your email" })).toBeVisible();
 }
 
@@ -37,15 +37,15 @@ test("sign up, confirm the email, sign in, see the accepted documents, sign out"
   await page.getByRole("link", { name: "Sign in" }).first().click();
   await page.getByLabel("Email").fill(email.toUpperCase()); // addresses are case-insensitive
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page.getByRole("heading", { name: "Welcome, Ada Lovelace" })).toBeVisible();
 
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Account" }).click();
   await expect(page.getByRole("heading", { name: "Account", exact: true })).toBeVisible();
   const documents = page.getByRole("table");
-  for (const title of ["Terms of Use", "Privacy Policy"]) {
+  for (const [title, version] of [["Terms of Use", "1.0"], ["Privacy Policy", "1.1"]]) {
     const row = documents.getByRole("row").filter({ hasText: title });
-    await expect(row).toContainText("1.0");
+    await expect(row).toContainText(version);
     await expect(row).toContainText(/\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC/);
   }
   await expect(page.getByText("confirmed", { exact: false }).first()).toBeVisible();
@@ -62,7 +62,7 @@ test("a wrong password gets the same generic message as an unknown email", async
   await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
   await page.getByLabel("Email").fill(uniqueEmail("nobody"));
   await page.getByLabel("Password").fill("not the password");
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   const alert = page.getByRole("alert");
   await expect(alert).toContainText("The email or password is not correct.");
   await expect(page.getByLabel("Email")).not.toHaveValue("");
@@ -78,7 +78,7 @@ test.describe("without JavaScript", () => {
     await page.getByLabel("Your name").fill("Grace Hopper");
     await page.getByLabel("Password").fill("password");
     await page.getByLabel("I accept the").check();
-    await page.getByRole("button", { name: "Create account" }).click();
+    await page.getByRole("button", { name: "Create account", exact: true }).click();
     await expect(page.getByRole("alert")).toContainText(/common/i);
 
     await signUp(page, email, "Grace Hopper");
@@ -90,11 +90,11 @@ test.describe("without JavaScript", () => {
     await page.goto("/signin");
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password").fill("wrong password");
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await expect(page.getByRole("alert")).toContainText("The email or password is not correct.");
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password").fill(password);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await expect(page.getByRole("heading", { name: "Welcome, Grace Hopper" })).toBeVisible();
     await page.getByRole("button", { name: "Sign out" }).click();
     await expect(page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Sign in" })).toBeVisible();

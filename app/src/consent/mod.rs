@@ -33,7 +33,7 @@ pub const TERMS: Document = Document {
 pub const PRIVACY: Document = Document {
     slug: "privacy",
     title: "Privacy Policy",
-    version: "1.0",
+    version: "1.1",
     effective: "2026-11-24",
     #[cfg(feature = "ssr")]
     markdown: include_str!("privacy.md"),

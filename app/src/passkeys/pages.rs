@@ -12,11 +12,19 @@ use crate::error::AppError;
 use crate::ui::{FieldError, FormError, action_error, invalid};
 
 /// True once hydrated in a browser that can use passkeys, on a server that offers them.
+/// Asked from the browser after hydration (effects do not run on the server).
 fn passkeys_usable() -> Signal<bool> {
-    let available = OnceResource::new(passkeys_available());
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(browser::supported()));
-    Signal::derive(move || hydrated.get() && available.get().and_then(Result::ok).unwrap_or(false))
+    let usable = RwSignal::new(false);
+    Effect::new(move |_| {
+        if browser::supported() {
+            leptos::task::spawn_local(async move {
+                if let Ok(true) = passkeys_available().await {
+                    usable.set(true);
+                }
+            });
+        }
+    });
+    usable.into()
 }
 
 /// Runs a whole browser ceremony: server options, the browser's credential, the server's check.
@@ -151,29 +159,30 @@ fn PasskeyIcon() -> impl IntoView {
 pub fn SecurityPage() -> impl IntoView {
     let overview = Resource::new(|| (), |_| get_security_overview());
     let refresh = move || overview.refetch();
+    // Kept here so a message survives the reload of the overview below it.
+    let notice = RwSignal::new(None::<String>);
     view! {
         <Title text="Security" />
         <section class="page">
             <h1>"Security"</h1>
             <p class="muted">"How you sign in to this portal."</p>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || overview.get().map(|o| match o {
-                    Ok(o) => view! { <Security overview=o refresh=Callback::new(move |_| refresh()) /> }.into_any(),
+                    Ok(o) => view! { <Security overview=o notice=notice refresh=Callback::new(move |_| refresh()) /> }.into_any(),
                     Err(AppError::Unauthorized) => view! { <Redirect path="/signin" /> }.into_any(),
                     Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
                 })}
-            </Suspense>
+            </Transition>
         </section>
     }
 }
 
 #[component]
-fn Security(overview: SecurityOverview, refresh: Callback<()>) -> impl IntoView {
+fn Security(overview: SecurityOverview, notice: RwSignal<Option<String>>, refresh: Callback<()>) -> impl IntoView {
     let usable = passkeys_usable();
     let can_change = overview.change_window_seconds > 0;
     let has_passkeys = !overview.passkeys.is_empty();
     let only_way_in = !overview.has_password && overview.passkeys.len() == 1;
-    let notice = RwSignal::new(None::<String>);
     let add = Action::new_unsync(move |_: &()| async move {
         let result = ceremony(add_passkey_start, add_passkey_finish, true, false).await;
         match &result {

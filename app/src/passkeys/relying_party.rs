@@ -59,7 +59,10 @@ pub fn from_config(config: &Config) -> Result<Passkeys, RelyingPartyError> {
             return Err(RelyingPartyError::NotHttps(origin.origin().ascii_serialization()));
         }
     }
-    let mut builder = WebauthnBuilder::new(&rp_id, &origins[0]).map_err(|_| RelyingPartyError::Refused)?.rp_name(&config.site_name);
+    // The browser gets as long as the server keeps the ceremony's state.
+    let timeout = std::time::Duration::from_secs(super::ceremony::CEREMONY_SECONDS as u64);
+    let mut builder =
+        WebauthnBuilder::new(&rp_id, &origins[0]).map_err(|_| RelyingPartyError::Refused)?.rp_name(&config.site_name).timeout(timeout);
     for origin in &origins[1..] {
         builder = builder.append_allowed_origin(origin);
     }

@@ -143,7 +143,7 @@ on_both_backends! {
 
 on_both_backends! {
     async fn signed_out_visitors_are_sent_to_sign_in_and_get_401_from_account_functions(app: TestApp) {
-        for path in ["/account", "/dashboard"] {
+        for path in ["/account", "/dashboard", "/security"] {
             let page = app.client.get(app.url(path)).header("accept", "text/html").send().await.unwrap();
             assert_eq!(page.status(), StatusCode::FOUND, "{path}");
             assert_eq!(page.headers()["location"], "/signin", "{path}");
