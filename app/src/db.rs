@@ -59,11 +59,7 @@ impl Db {
             Ok(Db::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)?;
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options)
-                .await?;
+            let pool = PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect_with(options).await?;
             Ok(Db::Postgres(pool))
         } else {
             Err(DbError::UnsupportedScheme)
@@ -104,9 +100,8 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
 #[derive(Clone, Copy, Debug)]
 pub struct Ts(pub OffsetDateTime);
 
-const SQLITE_TS: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-);
+const SQLITE_TS: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
 impl sqlx::Type<sqlx::Sqlite> for Ts {
     fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
@@ -131,10 +126,7 @@ impl sqlx::Type<sqlx::Postgres> for Ts {
 }
 
 impl sqlx::Encode<'_, sqlx::Postgres> for Ts {
-    fn encode_by_ref(
-        &self,
-        buf: &mut sqlx::postgres::PgArgumentBuffer,
-    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+    fn encode_by_ref(&self, buf: &mut sqlx::postgres::PgArgumentBuffer) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
         <OffsetDateTime as sqlx::Encode<'_, sqlx::Postgres>>::encode_by_ref(&self.0, buf)
     }
 }

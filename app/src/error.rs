@@ -3,9 +3,9 @@
 //! Internal detail (database text, I/O errors) is logged on the server and replaced by
 //! [`AppError::Internal`], whose message is generic.
 
-use serde::{Deserialize, Serialize};
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {

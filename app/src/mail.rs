@@ -91,9 +91,7 @@ pub fn html_escape(text: &str) -> String {
 /// A plain, readable mail: a greeting, paragraphs, and an optional button with its link.
 pub fn compose(to: &str, subject: &str, site: &str, paragraphs: &[&str], action: Option<(&str, &str)>) -> Mail {
     let mut text = String::new();
-    let mut html = String::from(
-        "<div style=\"font-family:system-ui,sans-serif;max-width:560px;margin:0 auto;color:#1b2330\">",
-    );
+    let mut html = String::from("<div style=\"font-family:system-ui,sans-serif;max-width:560px;margin:0 auto;color:#1b2330\">");
     for p in paragraphs {
         text.push_str(p);
         text.push_str("\n\n");

@@ -27,9 +27,7 @@ pub fn FieldError(error: Signal<Option<AppError>>, field: &'static str) -> impl 
 /// An error that concerns the whole form.
 #[component]
 pub fn FormError(error: Signal<Option<AppError>>) -> impl IntoView {
-    move || {
-        error.get().filter(|e| e.field().is_none()).map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
-    }
+    move || error.get().filter(|e| e.field().is_none()).map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
 }
 
 /// `aria-invalid` for an input whose field has an error.

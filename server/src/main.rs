@@ -86,9 +86,12 @@ async fn main() -> ExitCode {
     };
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
-        Command::Migrate => startup::open_database(&config).await.map(|db| {
-            tracing::info!(backend = db.backend_name(), "migrations applied");
-        }).map_err(|e| e.to_string()),
+        Command::Migrate => startup::open_database(&config)
+            .await
+            .map(|db| {
+                tracing::info!(backend = db.backend_name(), "migrations applied");
+            })
+            .map_err(|e| e.to_string()),
         Command::Admin { action } => admin(config, action).await,
     };
     match result {
@@ -120,13 +123,21 @@ async fn admin(config: app::config::Config, action: AdminAction) -> Result<(), S
     if !found {
         return Err(format!("no account with the email {email}"));
     }
-    app::events::store::record(&db, app::events::store::NewEvent {
-        kind: if role == "admin" { "admin.granted" } else { "admin.revoked" },
-        account_id: app::accounts::store::find_account_by_email(&db, &app::accounts::normalize_email(email)).await.ok().flatten().map(|a| a.account_id),
-        actor_account_id: None,
-        client: None,
-        detail: serde_json::json!({ "via": "command line" }),
-    }).await;
+    app::events::store::record(
+        &db,
+        app::events::store::NewEvent {
+            kind: if role == "admin" { "admin.granted" } else { "admin.revoked" },
+            account_id: app::accounts::store::find_account_by_email(&db, &app::accounts::normalize_email(email))
+                .await
+                .ok()
+                .flatten()
+                .map(|a| a.account_id),
+            actor_account_id: None,
+            client: None,
+            detail: serde_json::json!({ "via": "command line" }),
+        },
+    )
+    .await;
     println!("{email} is now {role}");
     Ok(())
 }

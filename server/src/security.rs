@@ -1,7 +1,10 @@
 //! Response headers on every answer (ASVS V3.4, 14.3.2) and the cross-origin guard on every
 //! state-changing request (ASVS 3.5).
 
-use app::events::{kind, store::{NewEvent, record}};
+use app::events::{
+    kind,
+    store::{NewEvent, record},
+};
 use app::state::AppState;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
@@ -23,8 +26,17 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
         let client = app::client::ClientInfo::from_parts(peer, req.headers(), &state.config.trusted_proxies);
         let path = app::client::clean_text(req.uri().path(), 200);
-        record(&state.db, NewEvent { kind: kind::CSRF_REFUSED, account_id: None, actor_account_id: None,
-            client: Some(&client), detail: serde_json::json!({ "path": path }) }).await;
+        record(
+            &state.db,
+            NewEvent {
+                kind: kind::CSRF_REFUSED,
+                account_id: None,
+                actor_account_id: None,
+                client: Some(&client),
+                detail: serde_json::json!({ "path": path }),
+            },
+        )
+        .await;
         tracing::warn!(path, ip = client.ip, "refused a state-changing request from another origin");
         let mut res = (StatusCode::FORBIDDEN, "This request did not come from this site's pages, so it was refused.").into_response();
         add_headers(&mut res, &state, false);

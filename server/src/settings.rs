@@ -13,11 +13,7 @@ pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
         Some(path) => figment = figment.merge(Toml::file_exact(path)),
         None => figment = figment.merge(Toml::file("mast.toml")),
     }
-    figment
-        .merge(Env::prefixed("MAST_"))
-        .merge(Env::raw().only(&["DATABASE_URL"]))
-        .extract()
-        .map_err(Box::new)
+    figment.merge(Env::prefixed("MAST_")).merge(Env::raw().only(&["DATABASE_URL"])).extract().map_err(Box::new)
 }
 
 /// The settings as they may be printed: every secret replaced.

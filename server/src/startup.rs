@@ -80,17 +80,15 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
 
 pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
-    let sessions = SessionManagerLayer::new(DbSessionStore::new(
-        state.db.clone(),
-        time::Duration::hours(i64::from(config.session_absolute_hours)),
-    ))
-    .with_name(config.session_cookie_name())
-    .with_secure(config.is_https())
-    .with_http_only(true)
-    .with_same_site(SameSite::Lax)
-    .with_path("/")
-    .with_always_save(true)
-    .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(config.session_idle_minutes))));
+    let sessions =
+        SessionManagerLayer::new(DbSessionStore::new(state.db.clone(), time::Duration::hours(i64::from(config.session_absolute_hours))))
+            .with_name(config.session_cookie_name())
+            .with_secure(config.is_https())
+            .with_http_only(true)
+            .with_same_site(SameSite::Lax)
+            .with_path("/")
+            .with_always_save(true)
+            .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(config.session_idle_minutes))));
 
     let routes = generate_route_list(App);
     Router::new()
@@ -131,9 +129,7 @@ impl Running {
         let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await;
         self.state.db.close().await;
         result
     }

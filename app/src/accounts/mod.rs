@@ -145,7 +145,11 @@ pub async fn register(
     credential: FirstCredential<'_>,
     client: crate::client::ClientInfo,
 ) -> Result<(), AppError> {
-    use crate::consent::{DOCUMENTS, store::{NewConsent, insert_consent}, text};
+    use crate::consent::{
+        DOCUMENTS,
+        store::{NewConsent, insert_consent},
+        text,
+    };
     use store::{NewAccount, insert_account};
 
     let email_normalized = normalize_email(&profile.email);
@@ -158,7 +162,10 @@ pub async fn register(
         display_name: &profile.display_name,
         organisation: profile.organisation.as_deref(),
         country: profile.country.as_deref(),
-        password_hash: match credential { FirstCredential::Password(hash) => Some(hash), FirstCredential::Passkey(_) => None },
+        password_hash: match credential {
+            FirstCredential::Password(hash) => Some(hash),
+            FirstCredential::Passkey(_) => None,
+        },
     };
     match insert_account(&mut tx, &new, now).await {
         Ok(()) => {
@@ -172,7 +179,9 @@ pub async fn register(
                 FirstCredential::Password(_) => "password",
                 FirstCredential::Passkey(passkey) => {
                     match crate::passkeys::store::insert_passkey_in(&mut tx, passkey, now).await {
-                        Err(err) if crate::db::is_unique_violation(&err) => return Err(AppError::message(crate::passkeys::ALREADY_REGISTERED)),
+                        Err(err) if crate::db::is_unique_violation(&err) => {
+                            return Err(AppError::message(crate::passkeys::ALREADY_REGISTERED));
+                        }
                         other => other?,
                     };
                     "passkey"
@@ -218,11 +227,32 @@ pub async fn sign_up(
 /// After a sign-up: the events and the confirmation mail.
 #[cfg(feature = "ssr")]
 async fn after_new_account(state: crate::state::AppState, account_id: uuid::Uuid, client: crate::client::ClientInfo, method: &'static str) {
-    use crate::events::{kind, store::{NewEvent, record}};
-    record(&state.db, NewEvent { kind: kind::SIGN_UP, account_id: Some(account_id), actor_account_id: None,
-        client: Some(&client), detail: serde_json::json!({ "method": method }) }).await;
-    record(&state.db, NewEvent { kind: kind::CONSENT_ACCEPTED, account_id: Some(account_id), actor_account_id: None,
-        client: Some(&client), detail: serde_json::json!({ "terms": crate::consent::TERMS.version, "privacy": crate::consent::PRIVACY.version }) }).await;
+    use crate::events::{
+        kind,
+        store::{NewEvent, record},
+    };
+    record(
+        &state.db,
+        NewEvent {
+            kind: kind::SIGN_UP,
+            account_id: Some(account_id),
+            actor_account_id: None,
+            client: Some(&client),
+            detail: serde_json::json!({ "method": method }),
+        },
+    )
+    .await;
+    record(
+        &state.db,
+        NewEvent {
+            kind: kind::CONSENT_ACCEPTED,
+            account_id: Some(account_id),
+            actor_account_id: None,
+            client: Some(&client),
+            detail: serde_json::json!({ "terms": crate::consent::TERMS.version, "privacy": crate::consent::PRIVACY.version }),
+        },
+    )
+    .await;
     let sent = match store::find_account(&state.db, account_id).await {
         Ok(Some(account)) => crate::email_verification::send_verification(&state, &account).await,
         Ok(None) => Ok(()),
@@ -237,10 +267,22 @@ async fn after_new_account(state: crate::state::AppState, account_id: uuid::Uuid
 /// After a sign-up with an address that has an account: tell its owner, nobody else.
 #[cfg(feature = "ssr")]
 async fn after_taken_address(state: crate::state::AppState, email_normalized: String, client: crate::client::ClientInfo) {
-    use crate::events::{kind, store::{NewEvent, record}};
+    use crate::events::{
+        kind,
+        store::{NewEvent, record},
+    };
     let Ok(Some(owner)) = store::find_account_by_email(&state.db, &email_normalized).await else { return };
-    record(&state.db, NewEvent { kind: kind::SIGN_UP_EXISTING, account_id: Some(owner.account_id), actor_account_id: None,
-        client: Some(&client), detail: serde_json::Value::Null }).await;
+    record(
+        &state.db,
+        NewEvent {
+            kind: kind::SIGN_UP_EXISTING,
+            account_id: Some(owner.account_id),
+            actor_account_id: None,
+            client: Some(&client),
+            detail: serde_json::Value::Null,
+        },
+    )
+    .await;
     let site = &state.config.site_name;
     let reset = state.config.link("/forgot-password");
     state.send_mail_later(crate::mail::compose(&owner.email, &format!("Someone tried to sign up to {site} with your address"), site, &[
@@ -284,7 +326,12 @@ pub async fn get_account_overview() -> Result<AccountOverview, AppError> {
         })
         .collect();
     Ok(AccountOverview {
-        viewer: Viewer { display_name: a.display_name, email: a.email, verified: a.email_verified_at.is_some(), is_admin: a.role == "admin" },
+        viewer: Viewer {
+            display_name: a.display_name,
+            email: a.email,
+            verified: a.email_verified_at.is_some(),
+            is_admin: a.role == "admin",
+        },
         organisation: a.organisation,
         country: a.country,
         created_at: format_time(a.created_at),

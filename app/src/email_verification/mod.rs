@@ -38,16 +38,12 @@ pub mod tokens {
 
 /// Creates a verification token for the account and mails its link (after the caller's commit).
 #[cfg(feature = "ssr")]
-pub async fn send_verification(
-    state: &crate::state::AppState,
-    account: &crate::accounts::store::Account,
-) -> Result<(), AppError> {
+pub async fn send_verification(state: &crate::state::AppState, account: &crate::accounts::store::Account) -> Result<(), AppError> {
     let now = crate::db::now();
     let (token, hash) = tokens::new_token();
     store::void_email_tokens(&state.db, account.account_id, PURPOSE, now).await?;
     let mut tx = state.db.begin().await?;
-    store::insert_email_token(&mut tx, account.account_id, PURPOSE, &hash, now + time::Duration::hours(VERIFICATION_HOURS), now)
-        .await?;
+    store::insert_email_token(&mut tx, account.account_id, PURPOSE, &hash, now + time::Duration::hours(VERIFICATION_HOURS), now).await?;
     tx.commit().await?;
     let link = state.config.link(&format!("/verify-email?token={token}"));
     let site = &state.config.site_name;
@@ -68,25 +64,41 @@ pub async fn send_verification(
 
 #[server(prefix = "/rpc", endpoint = "confirm_email")]
 pub async fn confirm_email(token: String) -> Result<(), AppError> {
-    use crate::events::{kind, store::{NewEvent, record}};
+    use crate::events::{
+        kind,
+        store::{NewEvent, record},
+    };
     let state = expect_context::<crate::state::AppState>();
     let now = crate::db::now();
-    let invalid = || AppError::message("This link is invalid or has expired, or the address is already confirmed. Sign in to send a new link.");
+    let invalid =
+        || AppError::message("This link is invalid or has expired, or the address is already confirmed. Sign in to send a new link.");
     if token.len() > 128 {
         return Err(invalid());
     }
     let account_id = store::consume_email_token(&state.db, PURPOSE, &tokens::hash_token(&token), now).await?.ok_or_else(invalid)?;
     crate::accounts::store::mark_email_verified(&state.db, account_id, now).await?;
     let client = crate::client::current().await;
-    record(&state.db, NewEvent { kind: kind::EMAIL_VERIFIED, account_id: Some(account_id), actor_account_id: None,
-        client: Some(&client), detail: serde_json::Value::Null }).await;
+    record(
+        &state.db,
+        NewEvent {
+            kind: kind::EMAIL_VERIFIED,
+            account_id: Some(account_id),
+            actor_account_id: None,
+            client: Some(&client),
+            detail: serde_json::Value::Null,
+        },
+    )
+    .await;
     leptos_axum::redirect("/verify-email/done");
     Ok(())
 }
 
 #[server(prefix = "/rpc", endpoint = "resend_verification")]
 pub async fn resend_verification() -> Result<String, AppError> {
-    use crate::events::{kind, store::{NewEvent, record}};
+    use crate::events::{
+        kind,
+        store::{NewEvent, record},
+    };
     use crate::throttle::{self, store as throttle_store};
     let state = expect_context::<crate::state::AppState>();
     let account = crate::sessions::auth::require_account().await?;
@@ -96,13 +108,25 @@ pub async fn resend_verification() -> Result<String, AppError> {
     let now = crate::db::now();
     let key = format!("mail:verify:{}", account.account_id);
     if let Some(wait) = throttle_store::blocked_for(&state.db, &key, now).await? {
-        return Err(AppError::TooManyRequests(format!("We just sent you a link. You can ask for another {}.", throttle::describe_wait(wait))));
+        return Err(AppError::TooManyRequests(format!(
+            "We just sent you a link. You can ask for another {}.",
+            throttle::describe_wait(wait)
+        )));
     }
     throttle_store::record_failure(&state.db, &key, throttle::MAIL_PER_ADDRESS, now).await?;
     send_verification(&state, &account).await?;
     let client = crate::client::current().await;
-    record(&state.db, NewEvent { kind: kind::VERIFICATION_SENT, account_id: Some(account.account_id), actor_account_id: None,
-        client: Some(&client), detail: serde_json::Value::Null }).await;
+    record(
+        &state.db,
+        NewEvent {
+            kind: kind::VERIFICATION_SENT,
+            account_id: Some(account.account_id),
+            actor_account_id: None,
+            client: Some(&client),
+            detail: serde_json::Value::Null,
+        },
+    )
+    .await;
     Ok(format!("We sent a new link to {}.", account.email))
 }
 

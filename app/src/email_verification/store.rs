@@ -24,12 +24,7 @@ pub async fn insert_email_token(
 
 /// Marks the token used and returns its account, if it exists, has this purpose, is unused and
 /// unexpired. One statement, so two concurrent uses cannot both succeed.
-pub async fn consume_email_token(
-    db: &Db,
-    purpose: &str,
-    token_hash: &str,
-    now: OffsetDateTime,
-) -> Result<Option<Uuid>, sqlx::Error> {
+pub async fn consume_email_token(db: &Db, purpose: &str, token_hash: &str, now: OffsetDateTime) -> Result<Option<Uuid>, sqlx::Error> {
     on_db!(db, pool => sqlx::query_scalar::<_, Uuid>(
         "update email_token set used_at = $3
          where token_hash = $1 and purpose = $2 and used_at is null and expires_at > $3
@@ -38,12 +33,7 @@ pub async fn consume_email_token(
 }
 
 /// The account a still-valid token belongs to, without using it (to show the reset form).
-pub async fn find_valid_email_token(
-    db: &Db,
-    purpose: &str,
-    token_hash: &str,
-    now: OffsetDateTime,
-) -> Result<Option<Uuid>, sqlx::Error> {
+pub async fn find_valid_email_token(db: &Db, purpose: &str, token_hash: &str, now: OffsetDateTime) -> Result<Option<Uuid>, sqlx::Error> {
     on_db!(db, pool => sqlx::query_scalar::<_, Uuid>(
         "select account_id from email_token
          where token_hash = $1 and purpose = $2 and used_at is null and expires_at > $3")

@@ -7,11 +7,11 @@
 //! ([`ceremony`]). Mast stores the public credential only (ASVS 6.5, the Privacy Policy).
 
 pub mod browser;
-mod pages;
 #[cfg(feature = "ssr")]
 pub mod ceremony;
 #[cfg(feature = "ssr")]
 pub mod names;
+mod pages;
 #[cfg(feature = "ssr")]
 pub mod relying_party;
 #[cfg(feature = "ssr")]
@@ -167,7 +167,12 @@ mod server {
 
     /// After a sign-in or re-authentication: counter and backup state as the authenticator
     /// reported them, and the time of use.
-    pub async fn record_use(state: &AppState, row: &store::PasskeyRow, mut passkey: Passkey, result: &AuthenticationResult) -> Result<(), AppError> {
+    pub async fn record_use(
+        state: &AppState,
+        row: &store::PasskeyRow,
+        mut passkey: Passkey,
+        result: &AuthenticationResult,
+    ) -> Result<(), AppError> {
         passkey.update_credential(result);
         store::record_use(&state.db, row.passkey_id, &serialised(&passkey)?, result.backup_state(), crate::db::now()).await?;
         Ok(())
@@ -177,14 +182,29 @@ mod server {
     pub fn notify(state: &AppState, account: &Account, what: &str, name: &str, client: &crate::client::ClientInfo) {
         let site = &state.config.site_name;
         let security = state.config.link("/security");
-        state.send_mail_later(crate::mail::compose(&account.email, &format!("A passkey was {what} on your {site} account"), site, &[
-            &format!("Hello {},", account.display_name),
-            &format!("The passkey \u{201c}{name}\u{201d} was just {what} on your {site} account, from {} ({}).", client.ip, names::describe_browser(&client.user_agent)),
-            "If this was you, there is nothing to do. If not, sign in, check your passkeys on the Security page and contact us.",
-        ], Some(("Open the Security page", &security))));
+        state.send_mail_later(crate::mail::compose(
+            &account.email,
+            &format!("A passkey was {what} on your {site} account"),
+            site,
+            &[
+                &format!("Hello {},", account.display_name),
+                &format!(
+                    "The passkey \u{201c}{name}\u{201d} was just {what} on your {site} account, from {} ({}).",
+                    client.ip,
+                    names::describe_browser(&client.user_agent)
+                ),
+                "If this was you, there is nothing to do. If not, sign in, check your passkeys on the Security page and contact us.",
+            ],
+            Some(("Open the Security page", &security)),
+        ));
     }
 
-    pub fn event<'a>(kind: &'static str, account_id: uuid::Uuid, client: &'a crate::client::ClientInfo, detail: serde_json::Value) -> crate::events::store::NewEvent<'a> {
+    pub fn event<'a>(
+        kind: &'static str,
+        account_id: uuid::Uuid,
+        client: &'a crate::client::ClientInfo,
+        detail: serde_json::Value,
+    ) -> crate::events::store::NewEvent<'a> {
         crate::events::store::NewEvent { kind, account_id: Some(account_id), actor_account_id: None, client: Some(client), detail }
     }
 
@@ -226,9 +246,8 @@ pub async fn passkey_sign_up_start(
     check_acceptance(accept_terms.as_deref())?;
     let webauthn = server::relying_party(&state)?;
     let account_id = crate::db::new_id();
-    let (options, registration) = webauthn
-        .start_passkey_registration(account_id, &profile.email, &profile.display_name, None)
-        .map_err(|err| {
+    let (options, registration) =
+        webauthn.start_passkey_registration(account_id, &profile.email, &profile.display_name, None).map_err(|err| {
             tracing::error!(error = %err, "could not start passkey registration");
             AppError::Internal
         })?;
@@ -308,8 +327,17 @@ pub async fn passkey_sign_in_finish(credential: String) -> Result<String, AppErr
     let throttled = |wait| AppError::TooManyRequests(format!("Too many sign-in attempts. Try again {}.", throttle::describe_wait(wait)));
 
     if let Some(wait) = throttle_store::blocked_for(&state.db, &ip_key, now).await? {
-        record(&state.db, crate::events::store::NewEvent { kind: kind::SIGN_IN_THROTTLED, account_id: None, actor_account_id: None,
-            client: Some(&client), detail: serde_json::json!({ "scope": "ip", "method": "passkey" }) }).await;
+        record(
+            &state.db,
+            crate::events::store::NewEvent {
+                kind: kind::SIGN_IN_THROTTLED,
+                account_id: None,
+                actor_account_id: None,
+                client: Some(&client),
+                detail: serde_json::json!({ "scope": "ip", "method": "passkey" }),
+            },
+        )
+        .await;
         return Err(throttled(wait));
     }
 
@@ -322,8 +350,17 @@ pub async fn passkey_sign_in_finish(credential: String) -> Result<String, AppErr
                 let key = format!("signin:acct:{}", account.email_normalized);
                 throttle_store::record_failure(&state.db, &key, throttle::SIGN_IN_PER_ACCOUNT, now).await?;
             }
-            record(&state.db, crate::events::store::NewEvent { kind: kind::SIGN_IN_FAILED, account_id: account.map(|a| a.account_id),
-                actor_account_id: None, client: Some(&client), detail: serde_json::json!({ "method": "passkey", "reason": reason }) }).await;
+            record(
+                &state.db,
+                crate::events::store::NewEvent {
+                    kind: kind::SIGN_IN_FAILED,
+                    account_id: account.map(|a| a.account_id),
+                    actor_account_id: None,
+                    client: Some(&client),
+                    detail: serde_json::json!({ "method": "passkey", "reason": reason }),
+                },
+            )
+            .await;
             Err::<String, AppError>(AppError::message(message))
         }
     };
@@ -346,8 +383,17 @@ pub async fn passkey_sign_in_finish(credential: String) -> Result<String, AppErr
     }
     let account_key = format!("signin:acct:{}", account.email_normalized);
     if let Some(wait) = throttle_store::blocked_for(&state.db, &account_key, now).await? {
-        record(&state.db, crate::events::store::NewEvent { kind: kind::SIGN_IN_THROTTLED, account_id: Some(account.account_id),
-            actor_account_id: None, client: Some(&client), detail: serde_json::json!({ "scope": "account", "method": "passkey" }) }).await;
+        record(
+            &state.db,
+            crate::events::store::NewEvent {
+                kind: kind::SIGN_IN_THROTTLED,
+                account_id: Some(account.account_id),
+                actor_account_id: None,
+                client: Some(&client),
+                detail: serde_json::json!({ "scope": "account", "method": "passkey" }),
+            },
+        )
+        .await;
         return Err(throttled(wait));
     }
     let passkey = server::stored_passkey(&row.credential)?;
@@ -360,8 +406,17 @@ pub async fn passkey_sign_in_finish(credential: String) -> Result<String, AppErr
         }
     };
     if !account.is_active() {
-        record(&state.db, crate::events::store::NewEvent { kind: kind::SIGN_IN_FAILED, account_id: Some(account.account_id),
-            actor_account_id: None, client: Some(&client), detail: serde_json::json!({ "method": "passkey", "reason": "suspended" }) }).await;
+        record(
+            &state.db,
+            crate::events::store::NewEvent {
+                kind: kind::SIGN_IN_FAILED,
+                account_id: Some(account.account_id),
+                actor_account_id: None,
+                client: Some(&client),
+                detail: serde_json::json!({ "method": "passkey", "reason": "suspended" }),
+            },
+        )
+        .await;
         return Err(AppError::message("This account is suspended. Contact the operator of this portal."));
     }
 
@@ -369,8 +424,11 @@ pub async fn passkey_sign_in_finish(credential: String) -> Result<String, AppErr
     throttle_store::clear(&state.db, &account_key).await?;
     crate::sessions::auth::begin(&session, account.account_id, &client).await?;
     record_sign_in(&state.db, account.account_id, now).await?;
-    record(&state.db, server::event(kind::SIGN_IN, account.account_id, &client,
-        serde_json::json!({ "method": "passkey", "passkey_id": row.passkey_id }))).await;
+    record(
+        &state.db,
+        server::event(kind::SIGN_IN, account.account_id, &client, serde_json::json!({ "method": "passkey", "passkey_id": row.passkey_id })),
+    )
+    .await;
     Ok("/dashboard".into())
 }
 
@@ -390,7 +448,11 @@ pub async fn reauthenticate_with_password(password: String) -> Result<(), AppErr
     }
     if !state.hasher.verify(&password, account.password_hash.as_deref()).await {
         throttle_store::record_failure(&state.db, &key, throttle::SIGN_IN_PER_ACCOUNT, now).await?;
-        record(&state.db, server::event(kind::REAUTHENTICATION_FAILED, account.account_id, &client, serde_json::json!({ "method": "password" }))).await;
+        record(
+            &state.db,
+            server::event(kind::REAUTHENTICATION_FAILED, account.account_id, &client, serde_json::json!({ "method": "password" })),
+        )
+        .await;
         return Err(AppError::invalid("password", "Your password is not correct."));
     }
     let session = crate::sessions::auth::session().await?;
@@ -460,13 +522,25 @@ pub async fn reauthenticate_with_passkey_finish(credential: String) -> Result<()
     .await;
     let Some((row, result)) = verified else {
         throttle_store::record_failure(&state.db, &key, throttle::SIGN_IN_PER_ACCOUNT, now).await?;
-        record(&state.db, server::event(kind::REAUTHENTICATION_FAILED, account.account_id, &client, serde_json::json!({ "method": "passkey" }))).await;
+        record(
+            &state.db,
+            server::event(kind::REAUTHENTICATION_FAILED, account.account_id, &client, serde_json::json!({ "method": "passkey" })),
+        )
+        .await;
         return Err(AppError::message(NOT_VERIFIED));
     };
     server::record_use(&state, &row, server::stored_passkey(&row.credential)?, &result).await?;
     crate::sessions::auth::mark_reauthenticated(&session).await?;
-    record(&state.db, server::event(kind::REAUTHENTICATED, account.account_id, &client,
-        serde_json::json!({ "method": "passkey", "passkey_id": row.passkey_id }))).await;
+    record(
+        &state.db,
+        server::event(
+            kind::REAUTHENTICATED,
+            account.account_id,
+            &client,
+            serde_json::json!({ "method": "passkey", "passkey_id": row.passkey_id }),
+        ),
+    )
+    .await;
     Ok(())
 }
 
@@ -500,9 +574,8 @@ pub async fn add_passkey_start() -> Result<String, AppError> {
     let account = crate::sessions::auth::require_recent_authentication().await?;
     let webauthn = server::relying_party(&state)?;
     let existing = server::passkeys_of(&state, account.account_id).await?.into_iter().map(|(_, p)| p.cred_id().clone()).collect();
-    let (options, registration) = webauthn
-        .start_passkey_registration(account.account_id, &account.email, &account.display_name, Some(existing))
-        .map_err(|err| {
+    let (options, registration) =
+        webauthn.start_passkey_registration(account.account_id, &account.email, &account.display_name, Some(existing)).map_err(|err| {
             tracing::error!(error = %err, "could not start passkey registration");
             AppError::Internal
         })?;
@@ -544,8 +617,16 @@ pub async fn add_passkey_finish(credential: String) -> Result<PasskeyInfo, AppEr
         Err(err) if crate::db::is_unique_violation(&err) => return Err(AppError::message(ALREADY_REGISTERED)),
         Err(err) => return Err(err.into()),
     };
-    record(&state.db, server::event(kind::PASSKEY_ADDED, account.account_id, &client,
-        serde_json::json!({ "passkey_id": id, "name": registered.name, "backed_up": registered.backed_up }))).await;
+    record(
+        &state.db,
+        server::event(
+            kind::PASSKEY_ADDED,
+            account.account_id,
+            &client,
+            serde_json::json!({ "passkey_id": id, "name": registered.name, "backed_up": registered.backed_up }),
+        ),
+    )
+    .await;
     server::notify(&state, &account, "added", &registered.name, &client);
     let row = store::find_passkey_of_account(&state.db, account.account_id, id).await?.ok_or(AppError::Internal)?;
     Ok(server::info(&row))
@@ -562,8 +643,11 @@ pub async fn rename_passkey(passkey_id: String, name: String) -> Result<(), AppE
         return Err(AppError::NotFound);
     }
     let client = crate::client::current().await;
-    record(&state.db, server::event(kind::PASSKEY_RENAMED, account.account_id, &client,
-        serde_json::json!({ "passkey_id": passkey_id, "name": name }))).await;
+    record(
+        &state.db,
+        server::event(kind::PASSKEY_RENAMED, account.account_id, &client, serde_json::json!({ "passkey_id": passkey_id, "name": name })),
+    )
+    .await;
     Ok(())
 }
 
@@ -582,8 +666,16 @@ pub async fn remove_passkey(passkey_id: String) -> Result<(), AppError> {
         Removal::LastWayIn => Err(AppError::message(LAST_WAY_IN)),
         Removal::Deleted => {
             let client = crate::client::current().await;
-            record(&state.db, server::event(kind::PASSKEY_REMOVED, account.account_id, &client,
-                serde_json::json!({ "passkey_id": passkey_id, "name": row.name }))).await;
+            record(
+                &state.db,
+                server::event(
+                    kind::PASSKEY_REMOVED,
+                    account.account_id,
+                    &client,
+                    serde_json::json!({ "passkey_id": passkey_id, "name": row.name }),
+                ),
+            )
+            .await;
             server::notify(&state, &account, "removed", &row.name, &client);
             Ok(())
         }

@@ -16,7 +16,9 @@ pub enum RelyingPartyError {
     BadOrigin(String),
     #[error("passkey relying-party id {0:?} is an IP address; passkeys need a domain name (use http://localhost:3000 locally)")]
     IpAddress(String),
-    #[error("passkey origin {origin} is not on the relying-party id {rp_id:?}: its host must be {rp_id} or end in .{rp_id} (set MAST_PASSKEY_RP_ID or MAST_PUBLIC_URL)")]
+    #[error(
+        "passkey origin {origin} is not on the relying-party id {rp_id:?}: its host must be {rp_id} or end in .{rp_id} (set MAST_PASSKEY_RP_ID or MAST_PUBLIC_URL)"
+    )]
     NotOnRpId { origin: String, rp_id: String },
     #[error("passkey origin {0} must use https (only localhost may use http)")]
     NotHttps(String),
@@ -28,7 +30,9 @@ pub enum RelyingPartyError {
 pub enum Passkeys {
     On(Arc<Webauthn>),
     /// The public URL is an IP address and no RP id is set: everything but passkeys works.
-    Off { reason: String },
+    Off {
+        reason: String,
+    },
 }
 
 pub fn from_config(config: &Config) -> Result<Passkeys, RelyingPartyError> {
@@ -38,7 +42,9 @@ pub fn from_config(config: &Config) -> Result<Passkeys, RelyingPartyError> {
         Some(id) => id.trim().to_ascii_lowercase(),
         None if public_host.parse::<IpAddr>().is_ok() => {
             return Ok(Passkeys::Off {
-                reason: format!("the public URL's host {public_host} is an IP address; set MAST_PUBLIC_URL to a domain name (e.g. http://localhost:3000) to use passkeys"),
+                reason: format!(
+                    "the public URL's host {public_host} is an IP address; set MAST_PUBLIC_URL to a domain name (e.g. http://localhost:3000) to use passkeys"
+                ),
             });
         }
         None => public_host.to_ascii_lowercase(),
@@ -104,7 +110,10 @@ mod tests {
         assert!(err.to_string().contains("MAST_PASSKEY_RP_ID"), "{err}");
         let err = from_config(&config("https://example.com", None, &["https://evil-example.com"])).err().unwrap();
         assert!(matches!(err, RelyingPartyError::NotOnRpId { .. }));
-        assert_eq!(from_config(&config("http://127.0.0.1:3000", Some("127.0.0.1"), &[])).err(), Some(RelyingPartyError::IpAddress("127.0.0.1".into())));
+        assert_eq!(
+            from_config(&config("http://127.0.0.1:3000", Some("127.0.0.1"), &[])).err(),
+            Some(RelyingPartyError::IpAddress("127.0.0.1".into()))
+        );
         assert!(matches!(from_config(&config("http://example.com", None, &[])).err(), Some(RelyingPartyError::NotHttps(_))));
         assert!(matches!(from_config(&config("https://example.com", None, &["not a url"])).err(), Some(RelyingPartyError::BadOrigin(_))));
     }

@@ -36,8 +36,7 @@ pub fn check_policy(password: &str, email: &str, site_name: &str) -> Result<(), 
 fn is_common(lowercased: &str) -> bool {
     use std::collections::HashSet;
     use std::sync::LazyLock;
-    static COMMON: LazyLock<HashSet<&'static str>> =
-        LazyLock::new(|| include_str!("common_passwords.txt").lines().collect());
+    static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| include_str!("common_passwords.txt").lines().collect());
     COMMON.contains(lowercased)
 }
 
@@ -155,13 +154,17 @@ use crate::ui::{FieldError, FormError, action_error, invalid};
 pub const RESET_PURPOSE: &str = "reset_password";
 pub const RESET_MINUTES: i64 = 30;
 /// The answer to every reset request, whether or not the address has an account (ASVS 6.3.8).
-pub const RESET_REQUESTED: &str = "If an account uses this address, we sent it a link to choose a new password. The link works for 30 minutes.";
+pub const RESET_REQUESTED: &str =
+    "If an account uses this address, we sent it a link to choose a new password. The link works for 30 minutes.";
 
 #[server(prefix = "/rpc", endpoint = "request_password_reset")]
 pub async fn request_password_reset(email: String) -> Result<String, AppError> {
     use crate::accounts::{normalize_email, store::find_account_by_email, validate_email};
     use crate::email_verification::{store as tokens_store, tokens};
-    use crate::events::{kind, store::{NewEvent, record}};
+    use crate::events::{
+        kind,
+        store::{NewEvent, record},
+    };
     use crate::throttle::{self, store as throttle_store};
 
     let started = tokio::time::Instant::now();
@@ -189,13 +192,30 @@ pub async fn request_password_reset(email: String) -> Result<String, AppError> {
             &format!("Someone, probably you, asked to reset the password of your {site} account. Your account has no password: you sign in with a passkey."),
             "Use \u{201c}Sign in with a passkey\u{201d} on the sign-in page. If you no longer have any of your passkeys, contact the operator of this portal. If you did not ask for this, ignore this email.",
         ], Some(("Sign in", &state.config.link("/signin")))));
-        record(&state.db, NewEvent { kind: kind::PASSWORD_RESET_REQUESTED, account_id: Some(account.account_id), actor_account_id: None,
-            client: Some(&client), detail: serde_json::json!({ "refused": "passkey_only" }) }).await;
+        record(
+            &state.db,
+            NewEvent {
+                kind: kind::PASSWORD_RESET_REQUESTED,
+                account_id: Some(account.account_id),
+                actor_account_id: None,
+                client: Some(&client),
+                detail: serde_json::json!({ "refused": "passkey_only" }),
+            },
+        )
+        .await;
     } else if let Some(account) = account {
         let (token, hash) = tokens::new_token();
         tokens_store::void_email_tokens(&state.db, account.account_id, RESET_PURPOSE, now).await?;
         let mut tx = state.db.begin().await?;
-        tokens_store::insert_email_token(&mut tx, account.account_id, RESET_PURPOSE, &hash, now + time::Duration::minutes(RESET_MINUTES), now).await?;
+        tokens_store::insert_email_token(
+            &mut tx,
+            account.account_id,
+            RESET_PURPOSE,
+            &hash,
+            now + time::Duration::minutes(RESET_MINUTES),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         let site = &state.config.site_name;
         let link = state.config.link(&format!("/reset-password?token={token}"));
@@ -204,8 +224,17 @@ pub async fn request_password_reset(email: String) -> Result<String, AppError> {
             "Someone, probably you, asked to reset the password of your account. Choose a new one with the link below.",
             "The link works once and expires in 30 minutes. If you did not ask for this, ignore this email: your password stays as it is.",
         ], Some(("Choose a new password", &link))));
-        record(&state.db, NewEvent { kind: kind::PASSWORD_RESET_REQUESTED, account_id: Some(account.account_id), actor_account_id: None,
-            client: Some(&client), detail: serde_json::Value::Null }).await;
+        record(
+            &state.db,
+            NewEvent {
+                kind: kind::PASSWORD_RESET_REQUESTED,
+                account_id: Some(account.account_id),
+                actor_account_id: None,
+                client: Some(&client),
+                detail: serde_json::Value::Null,
+            },
+        )
+        .await;
     }
     crate::timing::answer_no_sooner_than(started, crate::timing::ACCOUNT_LOOKUP_MIN).await;
     Ok(RESET_REQUESTED.into())
@@ -215,7 +244,10 @@ pub async fn request_password_reset(email: String) -> Result<String, AppError> {
 pub async fn reset_password(token: String, new_password: String) -> Result<(), AppError> {
     use crate::accounts::store::{find_account, set_password_hash};
     use crate::email_verification::{store as tokens_store, tokens};
-    use crate::events::{kind, store::{NewEvent, record}};
+    use crate::events::{
+        kind,
+        store::{NewEvent, record},
+    };
 
     let state = expect_context::<crate::state::AppState>();
     let client = crate::client::current().await;
@@ -232,8 +264,17 @@ pub async fn reset_password(token: String, new_password: String) -> Result<(), A
     crate::sessions::store::delete_sessions_of_account(&state.db, account_id, None).await?;
     // The link proved the mailbox, so the address is confirmed too.
     crate::accounts::store::mark_email_verified(&state.db, account_id, now).await?;
-    record(&state.db, NewEvent { kind: kind::PASSWORD_RESET, account_id: Some(account_id), actor_account_id: None,
-        client: Some(&client), detail: serde_json::Value::Null }).await;
+    record(
+        &state.db,
+        NewEvent {
+            kind: kind::PASSWORD_RESET,
+            account_id: Some(account_id),
+            actor_account_id: None,
+            client: Some(&client),
+            detail: serde_json::Value::Null,
+        },
+    )
+    .await;
     notify_password_changed(&state, &account);
     leptos_axum::redirect("/signin?reset=done");
     Ok(())
@@ -242,15 +283,27 @@ pub async fn reset_password(token: String, new_password: String) -> Result<(), A
 #[server(prefix = "/rpc", endpoint = "change_password")]
 pub async fn change_password(current_password: String, new_password: String, sign_out_others: Option<String>) -> Result<String, AppError> {
     use crate::accounts::store::set_password_hash;
-    use crate::events::{kind, store::{NewEvent, record}};
+    use crate::events::{
+        kind,
+        store::{NewEvent, record},
+    };
 
     let state = expect_context::<crate::state::AppState>();
     let account = crate::sessions::auth::require_account().await?;
     let client = crate::client::current().await;
     let now = crate::db::now();
     if !state.hasher.verify(&current_password, account.password_hash.as_deref()).await {
-        record(&state.db, NewEvent { kind: kind::PASSWORD_CHANGE_FAILED, account_id: Some(account.account_id), actor_account_id: None,
-            client: Some(&client), detail: serde_json::Value::Null }).await;
+        record(
+            &state.db,
+            NewEvent {
+                kind: kind::PASSWORD_CHANGE_FAILED,
+                account_id: Some(account.account_id),
+                actor_account_id: None,
+                client: Some(&client),
+                detail: serde_json::Value::Null,
+            },
+        )
+        .await;
         return Err(AppError::invalid("current_password", "Your current password is not correct."));
     }
     check_policy(&new_password, &account.email, &state.config.site_name).map_err(|m| AppError::invalid("new_password", m))?;
@@ -262,8 +315,17 @@ pub async fn change_password(current_password: String, new_password: String, sig
         let keep = crate::sessions::auth::key_hash(&session);
         ended = crate::sessions::store::delete_sessions_of_account(&state.db, account.account_id, keep.as_deref()).await?;
     }
-    record(&state.db, NewEvent { kind: kind::PASSWORD_CHANGED, account_id: Some(account.account_id), actor_account_id: None,
-        client: Some(&client), detail: serde_json::json!({ "other_sessions_ended": ended }) }).await;
+    record(
+        &state.db,
+        NewEvent {
+            kind: kind::PASSWORD_CHANGED,
+            account_id: Some(account.account_id),
+            actor_account_id: None,
+            client: Some(&client),
+            detail: serde_json::json!({ "other_sessions_ended": ended }),
+        },
+    )
+    .await;
     notify_password_changed(&state, &account);
     Ok(if ended > 0 { format!("Password changed. {ended} other session(s) signed out.") } else { "Password changed.".into() })
 }
@@ -273,7 +335,10 @@ pub async fn change_password(current_password: String, new_password: String, sig
 #[server(prefix = "/rpc", endpoint = "set_password")]
 pub async fn set_password(new_password: String) -> Result<String, AppError> {
     use crate::accounts::store::set_password_hash;
-    use crate::events::{kind, store::{NewEvent, record}};
+    use crate::events::{
+        kind,
+        store::{NewEvent, record},
+    };
 
     let state = expect_context::<crate::state::AppState>();
     let account = crate::sessions::auth::require_recent_authentication().await?;
@@ -284,8 +349,17 @@ pub async fn set_password(new_password: String) -> Result<String, AppError> {
     let new_hash = state.hasher.hash(&new_password).await.ok_or(AppError::Internal)?;
     set_password_hash(&state.db, account.account_id, &new_hash, crate::db::now()).await?;
     let client = crate::client::current().await;
-    record(&state.db, NewEvent { kind: kind::PASSWORD_CHANGED, account_id: Some(account.account_id), actor_account_id: None,
-        client: Some(&client), detail: serde_json::json!({ "first_password": true }) }).await;
+    record(
+        &state.db,
+        NewEvent {
+            kind: kind::PASSWORD_CHANGED,
+            account_id: Some(account.account_id),
+            actor_account_id: None,
+            client: Some(&client),
+            detail: serde_json::json!({ "first_password": true }),
+        },
+    )
+    .await;
     notify_password_changed(&state, &account);
     Ok("Password set. You can now sign in with it too.".into())
 }
@@ -294,11 +368,17 @@ pub async fn set_password(new_password: String) -> Result<String, AppError> {
 fn notify_password_changed(state: &crate::state::AppState, account: &crate::accounts::store::Account) {
     let site = &state.config.site_name;
     let reset = state.config.link("/forgot-password");
-    state.send_mail_later(crate::mail::compose(&account.email, &format!("Your {site} password was changed"), site, &[
-        &format!("Hello {},", account.display_name),
-        &format!("The password of your {site} account was just changed."),
-        "If this was you, there is nothing to do. If not, reset your password now and contact us.",
-    ], Some(("Reset your password", &reset))));
+    state.send_mail_later(crate::mail::compose(
+        &account.email,
+        &format!("Your {site} password was changed"),
+        site,
+        &[
+            &format!("Hello {},", account.display_name),
+            &format!("The password of your {site} account was just changed."),
+            "If this was you, there is nothing to do. If not, reset your password now and contact us.",
+        ],
+        Some(("Reset your password", &reset)),
+    ));
 }
 
 #[component]

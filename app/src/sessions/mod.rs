@@ -137,8 +137,14 @@ pub const SIGN_IN_FAILED: &str = "The email or password is not correct.";
 
 #[server(prefix = "/rpc", endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
-    use crate::accounts::{normalize_email, store::{find_account_by_email, record_sign_in}};
-    use crate::events::{kind, store::{NewEvent, record}};
+    use crate::accounts::{
+        normalize_email,
+        store::{find_account_by_email, record_sign_in},
+    };
+    use crate::events::{
+        kind,
+        store::{NewEvent, record},
+    };
     use crate::throttle::{self, store as throttle_store};
 
     let state = expect_context::<crate::state::AppState>();
@@ -149,10 +155,18 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
 
     for key in [&email_key, &ip_key] {
         if let Some(wait) = throttle_store::blocked_for(&state.db, key, now).await? {
-            record(&state.db, NewEvent { kind: kind::SIGN_IN_THROTTLED, account_id: None, actor_account_id: None,
-                client: Some(&client), detail: serde_json::json!({ "scope": if key == &ip_key { "ip" } else { "account" } }) }).await;
-            return Err(AppError::TooManyRequests(format!(
-                "Too many sign-in attempts. Try again {}.", throttle::describe_wait(wait))));
+            record(
+                &state.db,
+                NewEvent {
+                    kind: kind::SIGN_IN_THROTTLED,
+                    account_id: None,
+                    actor_account_id: None,
+                    client: Some(&client),
+                    detail: serde_json::json!({ "scope": if key == &ip_key { "ip" } else { "account" } }),
+                },
+            )
+            .await;
+            return Err(AppError::TooManyRequests(format!("Too many sign-in attempts. Try again {}.", throttle::describe_wait(wait))));
         }
     }
 
@@ -163,14 +177,32 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
         account => {
             throttle_store::record_failure(&state.db, &email_key, throttle::SIGN_IN_PER_ACCOUNT, now).await?;
             throttle_store::record_failure(&state.db, &ip_key, throttle::SIGN_IN_PER_IP, now).await?;
-            record(&state.db, NewEvent { kind: kind::SIGN_IN_FAILED, account_id: account.map(|a| a.account_id),
-                actor_account_id: None, client: Some(&client), detail: serde_json::json!({ "method": "password" }) }).await;
+            record(
+                &state.db,
+                NewEvent {
+                    kind: kind::SIGN_IN_FAILED,
+                    account_id: account.map(|a| a.account_id),
+                    actor_account_id: None,
+                    client: Some(&client),
+                    detail: serde_json::json!({ "method": "password" }),
+                },
+            )
+            .await;
             return Err(AppError::message(SIGN_IN_FAILED));
         }
     };
     if !account.is_active() {
-        record(&state.db, NewEvent { kind: kind::SIGN_IN_FAILED, account_id: Some(account.account_id),
-            actor_account_id: None, client: Some(&client), detail: serde_json::json!({ "method": "password", "reason": "suspended" }) }).await;
+        record(
+            &state.db,
+            NewEvent {
+                kind: kind::SIGN_IN_FAILED,
+                account_id: Some(account.account_id),
+                actor_account_id: None,
+                client: Some(&client),
+                detail: serde_json::json!({ "method": "password", "reason": "suspended" }),
+            },
+        )
+        .await;
         return Err(AppError::message("This account is suspended. Contact the operator of this portal."));
     }
 
@@ -178,23 +210,44 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     let session = auth::session().await?;
     auth::begin(&session, account.account_id, &client).await?;
     record_sign_in(&state.db, account.account_id, now).await?;
-    record(&state.db, NewEvent { kind: kind::SIGN_IN, account_id: Some(account.account_id), actor_account_id: None,
-        client: Some(&client), detail: serde_json::json!({ "method": "password" }) }).await;
+    record(
+        &state.db,
+        NewEvent {
+            kind: kind::SIGN_IN,
+            account_id: Some(account.account_id),
+            actor_account_id: None,
+            client: Some(&client),
+            detail: serde_json::json!({ "method": "password" }),
+        },
+    )
+    .await;
     leptos_axum::redirect("/dashboard");
     Ok(())
 }
 
 #[server(prefix = "/rpc", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
-    use crate::events::{kind, store::{NewEvent, record}};
+    use crate::events::{
+        kind,
+        store::{NewEvent, record},
+    };
     let state = expect_context::<crate::state::AppState>();
     let account = auth::current_account().await?;
     let session = auth::session().await?;
     session.flush().await.map_err(|_| AppError::Internal)?;
     if let Some(account) = account {
         let client = crate::client::current().await;
-        record(&state.db, NewEvent { kind: kind::SIGN_OUT, account_id: Some(account.account_id), actor_account_id: None,
-            client: Some(&client), detail: serde_json::Value::Null }).await;
+        record(
+            &state.db,
+            NewEvent {
+                kind: kind::SIGN_OUT,
+                account_id: Some(account.account_id),
+                actor_account_id: None,
+                client: Some(&client),
+                detail: serde_json::Value::Null,
+            },
+        )
+        .await;
     }
     leptos_axum::redirect("/");
     Ok(())

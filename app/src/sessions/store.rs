@@ -47,13 +47,9 @@ struct RowValues {
 
 impl DbSessionStore {
     fn values(&self, record: &Record) -> session_store::Result<RowValues> {
-        let signed_in: Option<SignedIn> =
-            record.data.get(AUTH_KEY).and_then(|v| serde_json::from_value(v.clone()).ok());
+        let signed_in: Option<SignedIn> = record.data.get(AUTH_KEY).and_then(|v| serde_json::from_value(v.clone()).ok());
         let client: Option<ClientInfo> = record.data.get(CLIENT_KEY).and_then(|v| {
-            Some(ClientInfo {
-                ip: v.get("ip")?.as_str()?.to_string(),
-                user_agent: v.get("user_agent")?.as_str()?.to_string(),
-            })
+            Some(ClientInfo { ip: v.get("ip")?.as_str()?.to_string(), user_agent: v.get("user_agent")?.as_str()?.to_string() })
         });
         // The absolute timeout is enforced here too, so an old session cannot be kept alive.
         let mut expires_at = record.expiry_date;

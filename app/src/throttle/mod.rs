@@ -37,11 +37,7 @@ impl Policy {
 /// "in 3 minutes", for messages.
 pub fn describe_wait(wait: Duration) -> String {
     let secs = wait.as_secs().max(1);
-    if secs < 90 {
-        format!("in {secs} seconds")
-    } else {
-        format!("in {} minutes", secs.div_ceil(60))
-    }
+    if secs < 90 { format!("in {secs} seconds") } else { format!("in {} minutes", secs.div_ceil(60)) }
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Passkeys: full ceremonies over HTTP with a software authenticator, on both backends; the
 //! relying party checked at start; the passkey table.
 
-use app::passkeys::store::{NewPasskey, delete_passkey, find_by_credential_id, insert_passkey, list_passkeys_of_account, record_use, rename_passkey};
+use app::passkeys::store::{
+    NewPasskey, delete_passkey, find_by_credential_id, insert_passkey, list_passkeys_of_account, record_use, rename_passkey,
+};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -19,8 +21,14 @@ async fn ok<T: serde::de::DeserializeOwned>(res: reqwest::Response) -> T {
 
 /// Signs up with a passkey made by `device`; the server's answer to the finishing request.
 async fn passkey_sign_up(app: &TestApp, client: &reqwest::Client, device: &mut Authenticator, email: &str) -> reqwest::Response {
-    let options: String = ok(rpc_with(client, &app.base, "passkey_sign_up_start", &[("email", email), ("display_name", "Grace Hopper"),
-        ("country", "United States"), ("accept_terms", "on")]).await).await;
+    let options: String = ok(rpc_with(
+        client,
+        &app.base,
+        "passkey_sign_up_start",
+        &[("email", email), ("display_name", "Grace Hopper"), ("country", "United States"), ("accept_terms", "on")],
+    )
+    .await)
+    .await;
     let credential = device.create(&options);
     rpc_with(client, &app.base, "passkey_sign_up_finish", &[("credential", &credential)]).await
 }

@@ -6,9 +6,14 @@ use crate::support::{Backend, PASSWORD, TestApp, unique_email};
 
 async fn ip_recorded_at_sign_up(app: &TestApp, forwarded_for: &str) -> Option<String> {
     let email = unique_email("proxy");
-    let res = app.client.post(app.url("/rpc/sign_up")).header("x-forwarded-for", forwarded_for)
+    let res = app
+        .client
+        .post(app.url("/rpc/sign_up"))
+        .header("x-forwarded-for", forwarded_for)
         .form(&[("email", email.as_str()), ("display_name", "Ada"), ("password", PASSWORD), ("accept_terms", "on")])
-        .send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let account = app.account_id(&email).await;
     app::consent::store::list_consents(&app.db, account).await.unwrap()[0].ip.clone()

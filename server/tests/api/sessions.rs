@@ -4,7 +4,12 @@ use crate::on_both_backends;
 use crate::support::{PASSWORD, TestApp, browser, error_message, rpc_with, unique_email};
 
 fn session_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
-    res.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find(|c| c.starts_with(&format!("{name}="))).map(str::to_string)
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(str::to_string)
 }
 
 fn cookie_value(set_cookie: &str) -> String {
@@ -108,16 +113,20 @@ on_both_backends! {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asvs_3_3_1_on_https_the_cookie_is_secure_with_the_host_prefix() {
-    let app = TestApp::spawn_with(crate::support::Backend::Sqlite, |c| c.public_url = "https://portal.example.test".into())
-        .await
-        .unwrap();
+    let app = TestApp::spawn_with(crate::support::Backend::Sqlite, |c| c.public_url = "https://portal.example.test".into()).await.unwrap();
     let client = {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert(reqwest::header::ORIGIN, "https://portal.example.test".parse().unwrap());
         Client::builder().redirect(reqwest::redirect::Policy::none()).default_headers(headers).build().unwrap()
     };
     let email = unique_email("https");
-    let res = rpc_with(&client, &app.base, "sign_up", &[("email", &email), ("display_name", "Ada"), ("password", PASSWORD), ("accept_terms", "on")]).await;
+    let res = rpc_with(
+        &client,
+        &app.base,
+        "sign_up",
+        &[("email", &email), ("display_name", "Ada"), ("password", PASSWORD), ("accept_terms", "on")],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
     let res = rpc_with(&client, &app.base, "sign_in", &[("email", &email), ("password", PASSWORD)]).await;
     let cookie = session_cookie(&res, "__Host-mast_session").expect("__Host- cookie");

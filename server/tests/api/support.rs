@@ -121,8 +121,17 @@ impl TestApp {
 
     /// Signs up with the usual fields; `email` must be unique per test.
     pub async fn sign_up(&self, email: &str) -> Response {
-        self.rpc("sign_up", &[("email", email), ("display_name", "Ada Lovelace"), ("password", PASSWORD),
-            ("organisation", "Analytical Engines"), ("accept_terms", "on")]).await
+        self.rpc(
+            "sign_up",
+            &[
+                ("email", email),
+                ("display_name", "Ada Lovelace"),
+                ("password", PASSWORD),
+                ("organisation", "Analytical Engines"),
+                ("accept_terms", "on"),
+            ],
+        )
+        .await
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> Response {
@@ -206,12 +215,7 @@ impl TestApp {
     }
 
     pub async fn event_kinds(&self, account: Uuid) -> Vec<String> {
-        app::events::store::list_events_of_account(&self.db, account, 100)
-            .await
-            .expect("events")
-            .into_iter()
-            .map(|e| e.kind)
-            .collect()
+        app::events::store::list_events_of_account(&self.db, account, 100).await.expect("events").into_iter().map(|e| e.kind).collect()
     }
 }
 
@@ -289,9 +293,9 @@ pub async fn mails_to(to: &str) -> Vec<Mail> {
         .expect("sink JSON");
     all.into_iter()
         .filter(|m| {
-            m["to"].as_array().is_some_and(|to_list| {
-                to_list.iter().any(|t| t["address"].as_str().is_some_and(|a| a.eq_ignore_ascii_case(to)))
-            })
+            m["to"]
+                .as_array()
+                .is_some_and(|to_list| to_list.iter().any(|t| t["address"].as_str().is_some_and(|a| a.eq_ignore_ascii_case(to))))
         })
         .map(|m| Mail {
             subject: m["subject"].as_str().unwrap_or_default().to_string(),
