@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
+use leptos_router::components::Redirect;
 
 use crate::error::AppError;
 
@@ -33,4 +34,27 @@ pub fn FormError(error: Signal<Option<AppError>>) -> impl IntoView {
 /// `aria-invalid` for an input whose field has an error.
 pub fn invalid(error: Signal<Option<AppError>>, field: &'static str) -> impl Fn() -> Option<&'static str> {
     move || error.get().filter(|e| e.field() == Some(field)).map(|_| "true")
+}
+
+/// A signed-in page: `view_fn` with the loaded data; a signed-out visitor is sent to sign in (a
+/// real redirect, as these routes render whole on the server). Reloads keep the old view shown.
+#[component]
+pub fn SignedInOnly<T, F, V>(data: Resource<Result<T, AppError>>, view_fn: F) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    F: Fn(T) -> V + Send + Sync + Clone + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                let view_fn = view_fn.clone();
+                data.get().map(move |loaded| match loaded {
+                    Ok(value) => view_fn(value).into_any(),
+                    Err(AppError::Unauthorized) => view! { <Redirect path="/signin" /> }.into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                })
+            }}
+        </Transition>
+    }
 }

@@ -43,17 +43,22 @@ async function open(page: Page, path: string) {
   await expect(page.locator("html[data-hydrated]")).toBeAttached();
 }
 
+/// The sign-up form, then "Create account with a passkey" with the page's authenticator.
+async function signUpWithPasskey(page: Page, email: string, name: string) {
+  await open(page, "/signup");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Your name").fill(name);
+  await page.getByLabel("I accept the").check();
+  await page.getByRole("button", { name: "Create account with a passkey" }).click();
+  await expect(page.getByRole("heading", { name: "Check your email" })).toBeVisible();
+}
+
 test("sign up with a passkey, confirm, sign in without typing, add and remove passkeys", async ({ page }) => {
   const cdp = await webauthn(page, { autofill: false });
   const laptop = await addDevice(cdp);
   const email = uniqueEmail("grace");
 
-  await open(page, "/signup");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Your name").fill("Grace Hopper");
-  await page.getByLabel("I accept the").check();
-  await page.getByRole("button", { name: "Create account with a passkey" }).click();
-  await expect(page.getByRole("heading", { name: "Check your email" })).toBeVisible();
+  await signUpWithPasskey(page, email, "Grace Hopper");
   const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId: laptop });
   expect(credentials).toHaveLength(1);
   expect(credentials[0].isResidentCredential).toBe(true);
@@ -111,12 +116,7 @@ test("a device that cannot verify the person gets a clear message and no session
   const cdp = await webauthn(page, { autofill: false });
   const device = await addDevice(cdp);
   const email = uniqueEmail("unverified");
-  await open(page, "/signup");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Your name").fill("Alan Turing");
-  await page.getByLabel("I accept the").check();
-  await page.getByRole("button", { name: "Create account with a passkey" }).click();
-  await expect(page.getByRole("heading", { name: "Check your email" })).toBeVisible();
+  await signUpWithPasskey(page, email, "Alan Turing");
 
   await cdp.send("WebAuthn.setUserVerified", { authenticatorId: device, isUserVerified: false });
   await open(page, "/signin");
@@ -130,12 +130,7 @@ test("the browser's autofill on the email field signs in with the passkey", asyn
   const cdp = await webauthn(page, { autofill: true });
   await addDevice(cdp);
   const email = uniqueEmail("autofill");
-  await open(page, "/signup");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Your name").fill("Katherine Johnson");
-  await page.getByLabel("I accept the").check();
-  await page.getByRole("button", { name: "Create account with a passkey" }).click();
-  await expect(page.getByRole("heading", { name: "Check your email" })).toBeVisible();
+  await signUpWithPasskey(page, email, "Katherine Johnson");
   await open(page, "/signin");
   await expect(page.getByRole("heading", { name: "Welcome, Katherine Johnson" })).toBeVisible();
 });

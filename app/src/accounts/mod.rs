@@ -5,11 +5,11 @@ pub mod store;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::{A, Redirect};
+use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
-use crate::ui::{FieldError, FormError, action_error, invalid};
+use crate::ui::{FieldError, FormError, SignedInOnly, action_error, invalid};
 
 pub const DISPLAY_NAME_MAX: usize = 100;
 pub const ORGANISATION_MAX: usize = 120;
@@ -308,11 +308,7 @@ pub async fn get_viewer() -> Result<Option<Viewer>, AppError> {
 pub async fn get_account_overview() -> Result<AccountOverview, AppError> {
     use crate::consent::{document, store::list_consents};
     let state = expect_context::<crate::state::AppState>();
-    leptos_axum::ResponseOptions::insert_header(
-        &expect_context::<leptos_axum::ResponseOptions>(),
-        http::header::CACHE_CONTROL,
-        http::HeaderValue::from_static("no-store"),
-    );
+    crate::sessions::auth::no_store();
     let a = crate::sessions::auth::require_account().await?;
     let accepted = list_consents(&state.db, a.account_id)
         .await?
@@ -425,33 +421,12 @@ pub fn CheckEmailPage() -> impl IntoView {
     }
 }
 
-/// Shows `children` with the account overview, or sends the visitor to sign in.
-#[component]
-fn SignedInOnly<F, V>(view_fn: F) -> impl IntoView
-where
-    F: Fn(AccountOverview) -> V + Send + Sync + Clone + 'static,
-    V: IntoView + 'static,
-{
-    let overview = Resource::new(|| (), |_| get_account_overview());
-    view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || {
-                let view_fn = view_fn.clone();
-                overview.get().map(move |o| match o {
-                    Ok(o) => view_fn(o).into_any(),
-                    Err(AppError::Unauthorized) => view! { <Redirect path="/signin" /> }.into_any(),
-                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                })
-            }}
-        </Suspense>
-    }
-}
-
 #[component]
 pub fn DashboardPage() -> impl IntoView {
+    let overview = Resource::new(|| (), |_| get_account_overview());
     view! {
         <Title text="Dashboard" />
-        <SignedInOnly view_fn=|o: AccountOverview| view! {
+        <SignedInOnly data=overview view_fn=|o: AccountOverview| view! {
             <section class="page">
                 {(!o.viewer.verified).then(|| view! { <crate::email_verification::UnverifiedBanner email=o.viewer.email.clone() /> })}
                 <h1>{format!("Welcome, {}", o.viewer.display_name)}</h1>
@@ -462,7 +437,7 @@ pub fn DashboardPage() -> impl IntoView {
                     </div>
                     <div class="card">
                         <h2>"Your account"</h2>
-                        <p>"Profile, password and the documents you accepted."</p>
+                        <p>"Profile, passkeys and password, and the documents you accepted."</p>
                         <A href="/account">"Open account settings"</A>
                     </div>
                 </div>
@@ -473,9 +448,10 @@ pub fn DashboardPage() -> impl IntoView {
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
+    let overview = Resource::new(|| (), |_| get_account_overview());
     view! {
         <Title text="Account" />
-        <SignedInOnly view_fn=|o: AccountOverview| view! {
+        <SignedInOnly data=overview view_fn=|o: AccountOverview| view! {
             <section class="page">
                 <h1>"Account"</h1>
                 <div class="card">
@@ -514,7 +490,7 @@ pub fn AccountPage() -> impl IntoView {
                 <div class="card">
                     <h2>"Security"</h2>
                     <p>"Sign in with passkeys, change your password."</p>
-                    <crate::passkeys::SecurityLink />
+                    <A href="/security">"Passkeys and password"</A>
                 </div>
             </section>
         } />

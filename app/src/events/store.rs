@@ -14,6 +14,13 @@ pub struct NewEvent<'a> {
     pub detail: serde_json::Value,
 }
 
+impl<'a> NewEvent<'a> {
+    /// An event about the account, done by the account itself from `client`.
+    pub fn by_account(kind: &'a str, account_id: Uuid, client: &'a ClientInfo, detail: serde_json::Value) -> Self {
+        NewEvent { kind, account_id: Some(account_id), actor_account_id: None, client: Some(client), detail }
+    }
+}
+
 pub async fn insert_event(db: &Db, event: NewEvent<'_>, now: OffsetDateTime) -> Result<(), sqlx::Error> {
     let detail = if event.detail.is_null() { "{}".to_string() } else { event.detail.to_string() };
     let ip = event.client.map(|c| c.ip.clone());

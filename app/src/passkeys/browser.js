@@ -13,6 +13,16 @@ const toB64url = (buffer) =>
 
 const withBinaryIds = (list) => (list || []).map((c) => ({ ...c, id: fromB64url(c.id) }));
 
+// A credential in the JSON webauthn-rs reads, with its (already encoded) response.
+const asJson = (credential, response) =>
+  JSON.stringify({
+    id: credential.id,
+    rawId: toB64url(credential.rawId),
+    type: credential.type,
+    response,
+    extensions: credential.getClientExtensionResults ? credential.getClientExtensionResults() : {},
+  });
+
 let autofill = null;
 
 const code = (err) => {
@@ -61,16 +71,10 @@ export async function createPasskey(optionsJson) {
     throw code(err);
   }
   const r = credential.response;
-  return JSON.stringify({
-    id: credential.id,
-    rawId: toB64url(credential.rawId),
-    type: credential.type,
-    response: {
-      attestationObject: toB64url(r.attestationObject),
-      clientDataJSON: toB64url(r.clientDataJSON),
-      transports: r.getTransports ? r.getTransports() : undefined,
-    },
-    extensions: credential.getClientExtensionResults ? credential.getClientExtensionResults() : {},
+  return asJson(credential, {
+    attestationObject: toB64url(r.attestationObject),
+    clientDataJSON: toB64url(r.clientDataJSON),
+    transports: r.getTransports ? r.getTransports() : undefined,
   });
 }
 
@@ -95,16 +99,10 @@ export async function usePasskey(optionsJson, viaAutofill) {
     if (mine && autofill === mine) autofill = null;
   }
   const r = credential.response;
-  return JSON.stringify({
-    id: credential.id,
-    rawId: toB64url(credential.rawId),
-    type: credential.type,
-    response: {
-      authenticatorData: toB64url(r.authenticatorData),
-      clientDataJSON: toB64url(r.clientDataJSON),
-      signature: toB64url(r.signature),
-      userHandle: r.userHandle ? toB64url(r.userHandle) : null,
-    },
-    extensions: credential.getClientExtensionResults ? credential.getClientExtensionResults() : {},
+  return asJson(credential, {
+    authenticatorData: toB64url(r.authenticatorData),
+    clientDataJSON: toB64url(r.clientDataJSON),
+    signature: toB64url(r.signature),
+    userHandle: r.userHandle ? toB64url(r.userHandle) : null,
   });
 }

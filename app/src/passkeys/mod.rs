@@ -105,10 +105,6 @@ mod server {
         URL_SAFE_NO_PAD.encode(id)
     }
 
-    pub fn is_backed_up(passkey: &Passkey) -> bool {
-        serde_json::to_value(passkey).ok().and_then(|v| v.pointer("/cred/backup_state").and_then(|b| b.as_bool())).unwrap_or(false)
-    }
-
     pub fn stored_passkey(json: &str) -> Result<Passkey, AppError> {
         serde_json::from_str(json).map_err(|err| {
             tracing::error!(error = %err, "stored passkey cannot be read");
@@ -125,6 +121,38 @@ mod server {
         rows.into_iter().map(|row| stored_passkey(&row.credential).map(|p| (row, p))).collect()
     }
 
+    /// What a ceremony keeps in the session between its start and its finish.
+    #[derive(Serialize, Deserialize)]
+    pub struct SignUpPending {
+        pub account_id: uuid::Uuid,
+        pub profile: crate::accounts::NewProfile,
+        pub registration: PasskeyRegistration,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    pub struct AddPending {
+        pub account_id: uuid::Uuid,
+        pub registration: PasskeyRegistration,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    pub struct ReauthenticatePending {
+        pub account_id: uuid::Uuid,
+        pub authentication: PasskeyAuthentication,
+    }
+
+    /// webauthn-rs could not make a challenge: our fault, not the user's.
+    pub fn could_not_start(err: WebauthnError) -> AppError {
+        tracing::error!(error = %err, "could not start a passkey ceremony");
+        AppError::Internal
+    }
+
+    /// A registration webauthn-rs refused (bad signature, wrong challenge or origin, no UV).
+    pub fn refused(err: WebauthnError) -> AppError {
+        tracing::info!(error = %err, "passkey registration refused");
+        AppError::message(NOT_VERIFIED)
+    }
+
     /// A verified registration, ready to store for `account_id`.
     pub struct Registered {
         pub credential_id: String,
@@ -135,11 +163,14 @@ mod server {
 
     pub fn registered(passkey: &Passkey, response: &RegisterPublicKeyCredential, user_agent: &str) -> Result<Registered, AppError> {
         let aaguid = names::aaguid_of(response.response.attestation_object.as_ref());
+        let stored = serde_json::to_value(passkey).map_err(|_| AppError::Internal)?;
+        // webauthn-rs has no getter for the backup state; it is in the stored form.
+        let backed_up = stored.pointer("/cred/backup_state").and_then(|b| b.as_bool()).unwrap_or(false);
         Ok(Registered {
             credential_id: credential_id(passkey.cred_id().as_ref()),
-            credential: serialised(passkey)?,
+            credential: stored.to_string(),
             name: names::default_name(aaguid, user_agent),
-            backed_up: is_backed_up(passkey),
+            backed_up,
         })
     }
 
@@ -198,21 +229,6 @@ mod server {
             Some(("Open the Security page", &security)),
         ));
     }
-
-    pub fn event<'a>(
-        kind: &'static str,
-        account_id: uuid::Uuid,
-        client: &'a crate::client::ClientInfo,
-        detail: serde_json::Value,
-    ) -> crate::events::store::NewEvent<'a> {
-        crate::events::store::NewEvent { kind, account_id: Some(account_id), actor_account_id: None, client: Some(client), detail }
-    }
-
-    pub fn no_store() {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.insert_header(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
-        }
-    }
 }
 
 /// Whether the server can run passkey ceremonies (off when the public URL is an IP address).
@@ -231,15 +247,8 @@ pub async fn passkey_sign_up_start(
     country: Option<String>,
     accept_terms: Option<String>,
 ) -> Result<String, AppError> {
-    use crate::accounts::{NewProfile, check_acceptance, check_profile};
+    use crate::accounts::{check_acceptance, check_profile};
     use ceremony::Purpose;
-
-    #[derive(serde::Serialize)]
-    struct Pending {
-        account_id: uuid::Uuid,
-        profile: NewProfile,
-        registration: webauthn_rs::prelude::PasskeyRegistration,
-    }
 
     let state = expect_context::<crate::state::AppState>();
     let profile = check_profile(&email, &display_name, organisation, country)?;
@@ -247,12 +256,9 @@ pub async fn passkey_sign_up_start(
     let webauthn = server::relying_party(&state)?;
     let account_id = crate::db::new_id();
     let (options, registration) =
-        webauthn.start_passkey_registration(account_id, &profile.email, &profile.display_name, None).map_err(|err| {
-            tracing::error!(error = %err, "could not start passkey registration");
-            AppError::Internal
-        })?;
+        webauthn.start_passkey_registration(account_id, &profile.email, &profile.display_name, None).map_err(server::could_not_start)?;
     let session = crate::sessions::auth::session().await?;
-    ceremony::begin(&session, Purpose::SignUp, Pending { account_id, profile, registration }).await?;
+    ceremony::begin(&session, Purpose::SignUp, server::SignUpPending { account_id, profile, registration }).await?;
     server::creation_options(&options)
 }
 
@@ -260,28 +266,18 @@ pub async fn passkey_sign_up_start(
 /// Like a password sign-up, the answer is the same whether or not the address had an account.
 #[server(prefix = "/rpc", endpoint = "passkey_sign_up_finish")]
 pub async fn passkey_sign_up_finish(credential: String) -> Result<String, AppError> {
-    use crate::accounts::{FirstCredential, NewProfile, register};
+    use crate::accounts::{FirstCredential, register};
     use ceremony::Purpose;
     use webauthn_rs::prelude::RegisterPublicKeyCredential;
-
-    #[derive(serde::Deserialize)]
-    struct Pending {
-        account_id: uuid::Uuid,
-        profile: NewProfile,
-        registration: webauthn_rs::prelude::PasskeyRegistration,
-    }
 
     let started = tokio::time::Instant::now();
     let state = expect_context::<crate::state::AppState>();
     let client = crate::client::current().await;
     let session = crate::sessions::auth::session().await?;
-    let pending: Pending = ceremony::take(&session, Purpose::SignUp).await?;
+    let pending: server::SignUpPending = ceremony::take(&session, Purpose::SignUp).await?;
     let webauthn = server::relying_party(&state)?;
     let response: RegisterPublicKeyCredential = server::parse(&credential)?;
-    let passkey = webauthn.finish_passkey_registration(&response, &pending.registration).map_err(|err| {
-        tracing::info!(error = %err, "passkey sign-up refused");
-        AppError::message(NOT_VERIFIED)
-    })?;
+    let passkey = webauthn.finish_passkey_registration(&response, &pending.registration).map_err(server::refused)?;
     let registered = server::registered(&passkey, &response, &client.user_agent)?;
     if store::find_by_credential_id(&state.db, &registered.credential_id).await?.is_some() {
         return Err(AppError::message(ALREADY_REGISTERED));
@@ -298,10 +294,7 @@ pub async fn passkey_sign_up_finish(credential: String) -> Result<String, AppErr
 pub async fn passkey_sign_in_start() -> Result<String, AppError> {
     let state = expect_context::<crate::state::AppState>();
     let webauthn = server::relying_party(&state)?;
-    let (options, authentication) = webauthn.start_discoverable_authentication().map_err(|err| {
-        tracing::error!(error = %err, "could not start passkey sign-in");
-        AppError::Internal
-    })?;
+    let (options, authentication) = webauthn.start_discoverable_authentication().map_err(server::could_not_start)?;
     let session = crate::sessions::auth::session().await?;
     ceremony::begin(&session, ceremony::Purpose::SignIn, authentication).await?;
     server::request_options(&options)
@@ -313,7 +306,10 @@ pub async fn passkey_sign_in_start() -> Result<String, AppError> {
 #[server(prefix = "/rpc", endpoint = "passkey_sign_in_finish")]
 pub async fn passkey_sign_in_finish(credential: String) -> Result<String, AppError> {
     use crate::accounts::store::{Account, find_account, record_sign_in};
-    use crate::events::{kind, store::record};
+    use crate::events::{
+        kind,
+        store::{NewEvent, record},
+    };
     use crate::throttle::{self, store as throttle_store};
     use webauthn_rs::prelude::{DiscoverableAuthentication, DiscoverableKey, PublicKeyCredential, WebauthnError};
 
@@ -426,7 +422,12 @@ pub async fn passkey_sign_in_finish(credential: String) -> Result<String, AppErr
     record_sign_in(&state.db, account.account_id, now).await?;
     record(
         &state.db,
-        server::event(kind::SIGN_IN, account.account_id, &client, serde_json::json!({ "method": "passkey", "passkey_id": row.passkey_id })),
+        NewEvent::by_account(
+            kind::SIGN_IN,
+            account.account_id,
+            &client,
+            serde_json::json!({ "method": "passkey", "passkey_id": row.passkey_id }),
+        ),
     )
     .await;
     Ok("/dashboard".into())
@@ -435,7 +436,10 @@ pub async fn passkey_sign_in_finish(credential: String) -> Result<String, AppErr
 /// "Confirm it's you" with a password, to open the few minutes in which credentials can change.
 #[server(prefix = "/rpc", endpoint = "reauthenticate_with_password")]
 pub async fn reauthenticate_with_password(password: String) -> Result<(), AppError> {
-    use crate::events::{kind, store::record};
+    use crate::events::{
+        kind,
+        store::{NewEvent, record},
+    };
     use crate::throttle::{self, store as throttle_store};
 
     let state = expect_context::<crate::state::AppState>();
@@ -450,26 +454,24 @@ pub async fn reauthenticate_with_password(password: String) -> Result<(), AppErr
         throttle_store::record_failure(&state.db, &key, throttle::SIGN_IN_PER_ACCOUNT, now).await?;
         record(
             &state.db,
-            server::event(kind::REAUTHENTICATION_FAILED, account.account_id, &client, serde_json::json!({ "method": "password" })),
+            NewEvent::by_account(kind::REAUTHENTICATION_FAILED, account.account_id, &client, serde_json::json!({ "method": "password" })),
         )
         .await;
         return Err(AppError::invalid("password", "Your password is not correct."));
     }
     let session = crate::sessions::auth::session().await?;
     crate::sessions::auth::mark_reauthenticated(&session).await?;
-    record(&state.db, server::event(kind::REAUTHENTICATED, account.account_id, &client, serde_json::json!({ "method": "password" }))).await;
+    record(
+        &state.db,
+        NewEvent::by_account(kind::REAUTHENTICATED, account.account_id, &client, serde_json::json!({ "method": "password" })),
+    )
+    .await;
     Ok(())
 }
 
 /// "Confirm it's you" with one of the account's own passkeys, step 1.
 #[server(prefix = "/rpc", endpoint = "reauthenticate_with_passkey_start")]
 pub async fn reauthenticate_with_passkey_start() -> Result<String, AppError> {
-    #[derive(serde::Serialize)]
-    struct Pending {
-        account_id: uuid::Uuid,
-        authentication: webauthn_rs::prelude::PasskeyAuthentication,
-    }
-
     let state = expect_context::<crate::state::AppState>();
     let account = crate::sessions::auth::require_account().await?;
     let webauthn = server::relying_party(&state)?;
@@ -477,34 +479,33 @@ pub async fn reauthenticate_with_passkey_start() -> Result<String, AppError> {
     if passkeys.is_empty() {
         return Err(AppError::message("Your account has no passkey yet: confirm with your password."));
     }
-    let (options, authentication) = webauthn.start_passkey_authentication(&passkeys).map_err(|err| {
-        tracing::error!(error = %err, "could not start passkey re-authentication");
-        AppError::Internal
-    })?;
+    let (options, authentication) = webauthn.start_passkey_authentication(&passkeys).map_err(server::could_not_start)?;
     let session = crate::sessions::auth::session().await?;
-    ceremony::begin(&session, ceremony::Purpose::Reauthenticate, Pending { account_id: account.account_id, authentication }).await?;
+    ceremony::begin(
+        &session,
+        ceremony::Purpose::Reauthenticate,
+        server::ReauthenticatePending { account_id: account.account_id, authentication },
+    )
+    .await?;
     server::request_options(&options)
 }
 
 /// "Confirm it's you" with a passkey, step 2.
 #[server(prefix = "/rpc", endpoint = "reauthenticate_with_passkey_finish")]
 pub async fn reauthenticate_with_passkey_finish(credential: String) -> Result<(), AppError> {
-    use crate::events::{kind, store::record};
+    use crate::events::{
+        kind,
+        store::{NewEvent, record},
+    };
     use crate::throttle::{self, store as throttle_store};
     use webauthn_rs::prelude::PublicKeyCredential;
-
-    #[derive(serde::Deserialize)]
-    struct Pending {
-        account_id: uuid::Uuid,
-        authentication: webauthn_rs::prelude::PasskeyAuthentication,
-    }
 
     let state = expect_context::<crate::state::AppState>();
     let account = crate::sessions::auth::require_account().await?;
     let client = crate::client::current().await;
     let now = crate::db::now();
     let session = crate::sessions::auth::session().await?;
-    let pending: Pending = ceremony::take(&session, ceremony::Purpose::Reauthenticate).await?;
+    let pending: server::ReauthenticatePending = ceremony::take(&session, ceremony::Purpose::Reauthenticate).await?;
     let webauthn = server::relying_party(&state)?;
     let key = format!("signin:acct:{}", account.email_normalized);
     if let Some(wait) = throttle_store::blocked_for(&state.db, &key, now).await? {
@@ -524,7 +525,7 @@ pub async fn reauthenticate_with_passkey_finish(credential: String) -> Result<()
         throttle_store::record_failure(&state.db, &key, throttle::SIGN_IN_PER_ACCOUNT, now).await?;
         record(
             &state.db,
-            server::event(kind::REAUTHENTICATION_FAILED, account.account_id, &client, serde_json::json!({ "method": "passkey" })),
+            NewEvent::by_account(kind::REAUTHENTICATION_FAILED, account.account_id, &client, serde_json::json!({ "method": "passkey" })),
         )
         .await;
         return Err(AppError::message(NOT_VERIFIED));
@@ -533,7 +534,7 @@ pub async fn reauthenticate_with_passkey_finish(credential: String) -> Result<()
     crate::sessions::auth::mark_reauthenticated(&session).await?;
     record(
         &state.db,
-        server::event(
+        NewEvent::by_account(
             kind::REAUTHENTICATED,
             account.account_id,
             &client,
@@ -547,7 +548,7 @@ pub async fn reauthenticate_with_passkey_finish(credential: String) -> Result<()
 /// Everything the Security page shows.
 #[server(prefix = "/rpc", endpoint = "security_overview")]
 pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
-    server::no_store();
+    crate::sessions::auth::no_store();
     let state = expect_context::<crate::state::AppState>();
     let account = crate::sessions::auth::require_account().await?;
     let passkeys = store::list_passkeys_of_account(&state.db, account.account_id).await?;
@@ -564,23 +565,15 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
 /// passkeys are excluded so a device does not register twice.
 #[server(prefix = "/rpc", endpoint = "add_passkey_start")]
 pub async fn add_passkey_start() -> Result<String, AppError> {
-    #[derive(serde::Serialize)]
-    struct Pending {
-        account_id: uuid::Uuid,
-        registration: webauthn_rs::prelude::PasskeyRegistration,
-    }
-
     let state = expect_context::<crate::state::AppState>();
     let account = crate::sessions::auth::require_recent_authentication().await?;
     let webauthn = server::relying_party(&state)?;
     let existing = server::passkeys_of(&state, account.account_id).await?.into_iter().map(|(_, p)| p.cred_id().clone()).collect();
-    let (options, registration) =
-        webauthn.start_passkey_registration(account.account_id, &account.email, &account.display_name, Some(existing)).map_err(|err| {
-            tracing::error!(error = %err, "could not start passkey registration");
-            AppError::Internal
-        })?;
+    let (options, registration) = webauthn
+        .start_passkey_registration(account.account_id, &account.email, &account.display_name, Some(existing))
+        .map_err(server::could_not_start)?;
     let session = crate::sessions::auth::session().await?;
-    ceremony::begin(&session, ceremony::Purpose::Add, Pending { account_id: account.account_id, registration }).await?;
+    ceremony::begin(&session, ceremony::Purpose::Add, server::AddPending { account_id: account.account_id, registration }).await?;
     server::creation_options(&options)
 }
 
@@ -588,38 +581,33 @@ pub async fn add_passkey_start() -> Result<String, AppError> {
 /// email and an event.
 #[server(prefix = "/rpc", endpoint = "add_passkey_finish")]
 pub async fn add_passkey_finish(credential: String) -> Result<PasskeyInfo, AppError> {
-    use crate::events::{kind, store::record};
+    use crate::events::{
+        kind,
+        store::{NewEvent, record},
+    };
     use webauthn_rs::prelude::RegisterPublicKeyCredential;
-
-    #[derive(serde::Deserialize)]
-    struct Pending {
-        account_id: uuid::Uuid,
-        registration: webauthn_rs::prelude::PasskeyRegistration,
-    }
 
     let state = expect_context::<crate::state::AppState>();
     let account = crate::sessions::auth::require_account().await?;
     let client = crate::client::current().await;
     let session = crate::sessions::auth::session().await?;
-    let pending: Pending = ceremony::take(&session, ceremony::Purpose::Add).await?;
+    let pending: server::AddPending = ceremony::take(&session, ceremony::Purpose::Add).await?;
     if pending.account_id != account.account_id {
         return Err(AppError::message(ceremony::STALE));
     }
     let webauthn = server::relying_party(&state)?;
     let response: RegisterPublicKeyCredential = server::parse(&credential)?;
-    let passkey = webauthn.finish_passkey_registration(&response, &pending.registration).map_err(|err| {
-        tracing::info!(error = %err, "passkey registration refused");
-        AppError::message(NOT_VERIFIED)
-    })?;
+    let passkey = webauthn.finish_passkey_registration(&response, &pending.registration).map_err(server::refused)?;
     let registered = server::registered(&passkey, &response, &client.user_agent)?;
-    let id = match store::insert_passkey(&state.db, &registered.as_new(account.account_id), crate::db::now()).await {
+    let now = crate::db::now();
+    let id = match store::insert_passkey(&state.db, &registered.as_new(account.account_id), now).await {
         Ok(id) => id,
         Err(err) if crate::db::is_unique_violation(&err) => return Err(AppError::message(ALREADY_REGISTERED)),
         Err(err) => return Err(err.into()),
     };
     record(
         &state.db,
-        server::event(
+        NewEvent::by_account(
             kind::PASSKEY_ADDED,
             account.account_id,
             &client,
@@ -628,13 +616,21 @@ pub async fn add_passkey_finish(credential: String) -> Result<PasskeyInfo, AppEr
     )
     .await;
     server::notify(&state, &account, "added", &registered.name, &client);
-    let row = store::find_passkey_of_account(&state.db, account.account_id, id).await?.ok_or(AppError::Internal)?;
-    Ok(server::info(&row))
+    Ok(PasskeyInfo {
+        id: id.to_string(),
+        name: registered.name,
+        created_at: crate::accounts::format_time(now),
+        last_used_at: None,
+        backed_up: registered.backed_up,
+    })
 }
 
 #[server(prefix = "/rpc", endpoint = "rename_passkey")]
 pub async fn rename_passkey(passkey_id: String, name: String) -> Result<(), AppError> {
-    use crate::events::{kind, store::record};
+    use crate::events::{
+        kind,
+        store::{NewEvent, record},
+    };
     let state = expect_context::<crate::state::AppState>();
     let account = crate::sessions::auth::require_account().await?;
     let name = names::check_name(&name).map_err(|m| AppError::invalid("name", m))?;
@@ -645,7 +641,12 @@ pub async fn rename_passkey(passkey_id: String, name: String) -> Result<(), AppE
     let client = crate::client::current().await;
     record(
         &state.db,
-        server::event(kind::PASSKEY_RENAMED, account.account_id, &client, serde_json::json!({ "passkey_id": passkey_id, "name": name })),
+        NewEvent::by_account(
+            kind::PASSKEY_RENAMED,
+            account.account_id,
+            &client,
+            serde_json::json!({ "passkey_id": passkey_id, "name": name }),
+        ),
     )
     .await;
     Ok(())
@@ -655,28 +656,30 @@ pub async fn rename_passkey(passkey_id: String, name: String) -> Result<(), AppE
 /// last way to sign in (ASVS 6.5.6).
 #[server(prefix = "/rpc", endpoint = "remove_passkey")]
 pub async fn remove_passkey(passkey_id: String) -> Result<(), AppError> {
-    use crate::events::{kind, store::record};
+    use crate::events::{
+        kind,
+        store::{NewEvent, record},
+    };
     use store::Removal;
     let state = expect_context::<crate::state::AppState>();
     let account = crate::sessions::auth::require_recent_authentication().await?;
     let passkey_id = uuid::Uuid::parse_str(&passkey_id).map_err(|_| AppError::NotFound)?;
-    let row = store::find_passkey_of_account(&state.db, account.account_id, passkey_id).await?.ok_or(AppError::NotFound)?;
     match store::remove_passkey_keeping_a_way_in(&state.db, account.account_id, passkey_id).await? {
         Removal::NotFound => Err(AppError::NotFound),
         Removal::LastWayIn => Err(AppError::message(LAST_WAY_IN)),
-        Removal::Deleted => {
+        Removal::Deleted { name } => {
             let client = crate::client::current().await;
             record(
                 &state.db,
-                server::event(
+                NewEvent::by_account(
                     kind::PASSKEY_REMOVED,
                     account.account_id,
                     &client,
-                    serde_json::json!({ "passkey_id": passkey_id, "name": row.name }),
+                    serde_json::json!({ "passkey_id": passkey_id, "name": name }),
                 ),
             )
             .await;
-            server::notify(&state, &account, "removed", &row.name, &client);
+            server::notify(&state, &account, "removed", &name, &client);
             Ok(())
         }
     }

@@ -4,12 +4,11 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::{A, Redirect};
 
 use super::browser::{self, BrowserRefusal};
 use super::*;
 use crate::error::AppError;
-use crate::ui::{FieldError, FormError, action_error, invalid};
+use crate::ui::{FieldError, FormError, SignedInOnly, action_error, invalid};
 
 /// True once hydrated in a browser that can use passkeys, on a server that offers them.
 /// Asked from the browser after hydration (effects do not run on the server).
@@ -28,7 +27,7 @@ fn passkeys_usable() -> Signal<bool> {
 }
 
 /// Runs a whole browser ceremony: server options, the browser's credential, the server's check.
-async fn ceremony<S, F, SF, FF, T>(start: S, finish: F, create: bool, via_autofill: bool) -> Result<T, AppError>
+async fn run_ceremony<S, F, SF, FF, T>(start: S, finish: F, create: bool, via_autofill: bool) -> Result<T, AppError>
 where
     S: FnOnce() -> SF,
     SF: std::future::Future<Output = Result<String, AppError>>,
@@ -57,7 +56,7 @@ pub fn PasskeySignIn() -> impl IntoView {
     let sign_in = Action::new_unsync(move |via_autofill: &bool| {
         let via_autofill = *via_autofill;
         async move {
-            let result = ceremony(passkey_sign_in_start, passkey_sign_in_finish, false, via_autofill).await;
+            let result = run_ceremony(passkey_sign_in_start, passkey_sign_in_finish, false, via_autofill).await;
             if let Ok(path) = &result {
                 go_to(path);
             }
@@ -78,8 +77,8 @@ pub fn PasskeySignIn() -> impl IntoView {
     });
     on_cleanup(browser::cancel_autofill);
     let error = move || match sign_in.value().get() {
-        // A replaced autofill request is not the person's doing: say nothing.
-        Some(Err(e)) if !(sign_in.input().get() == Some(true) && e == BrowserRefusal::Aborted.into_error()) => Some(e.to_string()),
+        // An autofill request replaced by a newer one is not the person's doing: say nothing.
+        Some(Err(e)) if e != BrowserRefusal::Aborted.into_error() => Some(e.to_string()),
         _ => None,
     };
     view! {
@@ -119,7 +118,7 @@ pub fn PasskeySignUp(fields: SignUpFields, error: RwSignal<Option<AppError>>) ->
         let accepted = fields.accept_terms.get_untracked().map(|i| i.checked()).unwrap_or(false).then(|| "on".to_string());
         async move {
             let start = move || passkey_sign_up_start(email, name, organisation, country, accepted);
-            let result = ceremony(start, passkey_sign_up_finish, true, false).await;
+            let result = run_ceremony(start, passkey_sign_up_finish, true, false).await;
             match &result {
                 Ok(path) => go_to(path),
                 Err(e) => error.set(Some(e.clone())),
@@ -166,13 +165,9 @@ pub fn SecurityPage() -> impl IntoView {
         <section class="page">
             <h1>"Security"</h1>
             <p class="muted">"How you sign in to this portal."</p>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || overview.get().map(|o| match o {
-                    Ok(o) => view! { <Security overview=o notice=notice refresh=Callback::new(move |_| refresh()) /> }.into_any(),
-                    Err(AppError::Unauthorized) => view! { <Redirect path="/signin" /> }.into_any(),
-                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                })}
-            </Transition>
+            <SignedInOnly data=overview view_fn=move |o| view! {
+                <Security overview=o notice=notice refresh=Callback::new(move |_| refresh()) />
+            } />
         </section>
     }
 }
@@ -184,7 +179,7 @@ fn Security(overview: SecurityOverview, notice: RwSignal<Option<String>>, refres
     let has_passkeys = !overview.passkeys.is_empty();
     let only_way_in = !overview.has_password && overview.passkeys.len() == 1;
     let add = Action::new_unsync(move |_: &()| async move {
-        let result = ceremony(add_passkey_start, add_passkey_finish, true, false).await;
+        let result = run_ceremony(add_passkey_start, add_passkey_finish, true, false).await;
         match &result {
             Ok(added) => {
                 notice.set(Some(format!("Passkey \u{201c}{}\u{201d} added. You can rename it below.", added.name)));
@@ -236,7 +231,7 @@ fn Security(overview: SecurityOverview, notice: RwSignal<Option<String>>, refres
         {if overview.has_password {
             view! { <crate::passwords::ChangePasswordCard /> }.into_any()
         } else {
-            view! { <SetPasswordCard can_change=can_change /> }.into_any()
+            view! { <crate::passwords::SetPasswordCard can_change=can_change /> }.into_any()
         }}
     }
 }
@@ -321,7 +316,7 @@ fn ConfirmItsYou(has_password: bool, has_passkeys: bool, usable: Signal<bool>, r
     let with_password = ServerAction::<ReauthenticateWithPassword>::new();
     let password_error = action_error(with_password);
     let with_passkey = Action::new_unsync(move |_: &()| async move {
-        let result = ceremony(reauthenticate_with_passkey_start, reauthenticate_with_passkey_finish, false, false).await;
+        let result = run_ceremony(reauthenticate_with_passkey_start, reauthenticate_with_passkey_finish, false, false).await;
         if result.is_ok() {
             refresh.run(());
         }
@@ -355,32 +350,4 @@ fn ConfirmItsYou(has_password: bool, has_passkeys: bool, usable: Signal<bool>, r
             </Show>
         </div>
     }
-}
-
-#[component]
-fn SetPasswordCard(can_change: bool) -> impl IntoView {
-    let action = ServerAction::<crate::passwords::SetPassword>::new();
-    let error = action_error(action);
-    let done = move || action.value().get().and_then(|r| r.ok());
-    view! {
-        <div class="card">
-            <h2>"Password"</h2>
-            <p class="muted">"Your account has no password. A password is a second way in if you lose your passkeys."</p>
-            <ActionForm action=action attr:novalidate="">
-                <FormError error=error />
-                <label for="new_password">"New password"</label>
-                <input id="new_password" name="new_password" type="password" autocomplete="new-password" required minlength="8" maxlength="128"
-                    aria-invalid=invalid(error, "new_password") />
-                <FieldError error=error field="new_password" />
-                <button type="submit" class="primary" disabled=!can_change>"Set password"</button>
-            </ActionForm>
-            {move || done().map(|m| view! { <p class="form-ok" role="status">{m}</p> })}
-        </div>
-    }
-}
-
-/// A link to the Security page, for the account page and the dashboard.
-#[component]
-pub fn SecurityLink() -> impl IntoView {
-    view! { <A href="/security">"Passkeys and password"</A> }
 }

@@ -75,14 +75,12 @@ pub async fn rename_passkey(db: &Db, account_id: Uuid, passkey_id: Uuid, name: &
     Ok(changed == 1)
 }
 
-pub async fn find_passkey_of_account(db: &Db, account_id: Uuid, passkey_id: Uuid) -> Result<Option<PasskeyRow>, sqlx::Error> {
-    let sql = format!("select {COLUMNS} from passkey where passkey_id = $1 and account_id = $2");
-    on_db!(db, pool => sqlx::query_as::<_, PasskeyRow>(&sql).bind(passkey_id).bind(account_id).fetch_optional(pool).await)
-}
-
 #[derive(Debug, PartialEq, Eq)]
 pub enum Removal {
-    Deleted,
+    /// Gone; its name, for the notice.
+    Deleted {
+        name: String,
+    },
     NotFound,
     /// It is the account's only way in: no password and no other passkey (ASVS 6.5.6).
     LastWayIn,
@@ -98,24 +96,15 @@ pub async fn remove_passkey_keeping_a_way_in(db: &Db, account_id: Uuid, passkey_
     let others: i64 = on_tx!(&mut tx, conn => sqlx::query_scalar(
         "select count(*) from passkey where account_id = $1 and passkey_id <> $2")
         .bind(account_id).bind(passkey_id).fetch_one(&mut *conn).await)?;
-    let exists: Option<i32> = on_tx!(&mut tx, conn => sqlx::query_scalar(
-        "select 1 from passkey where account_id = $1 and passkey_id = $2")
+    let name: Option<String> = on_tx!(&mut tx, conn => sqlx::query_scalar(
+        "select name from passkey where account_id = $1 and passkey_id = $2")
         .bind(account_id).bind(passkey_id).fetch_optional(&mut *conn).await)?;
-    if exists.is_none() {
-        return Ok(Removal::NotFound);
-    }
+    let Some(name) = name else { return Ok(Removal::NotFound) };
     if has_password != Some(true) && others == 0 {
         return Ok(Removal::LastWayIn);
     }
     on_tx!(&mut tx, conn => sqlx::query("delete from passkey where passkey_id = $1 and account_id = $2")
         .bind(passkey_id).bind(account_id).execute(&mut *conn).await.map(|r| r.rows_affected()))?;
     tx.commit().await?;
-    Ok(Removal::Deleted)
-}
-
-/// Deletes the owner's passkey; false when `account_id` has no such passkey.
-pub async fn delete_passkey(db: &Db, account_id: Uuid, passkey_id: Uuid) -> Result<bool, sqlx::Error> {
-    let deleted = on_db!(db, pool => sqlx::query("delete from passkey where passkey_id = $1 and account_id = $2")
-        .bind(passkey_id).bind(account_id).execute(pool).await.map(|r| r.rows_affected()))?;
-    Ok(deleted == 1)
+    Ok(Removal::Deleted { name })
 }

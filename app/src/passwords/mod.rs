@@ -419,10 +419,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                 <FormError error=error />
                 <input type="hidden" name="token" prop:value=token value=token />
                 <input type="text" name="username" autocomplete="username" hidden />
-                <label for="new_password">"New password"</label>
-                <input id="new_password" name="new_password" type="password" autocomplete="new-password" required minlength="8" maxlength="128"
-                    aria-invalid=invalid(error, "new_password") />
-                <FieldError error=error field="new_password" />
+                <NewPasswordField error=error />
                 <p class="hint">"Signing in with the new password ends every other session."</p>
                 <button type="submit" class="primary">"Save password"</button>
             </ActionForm>
@@ -444,10 +441,7 @@ pub fn ChangePasswordCard() -> impl IntoView {
                 <input id="current_password" name="current_password" type="password" autocomplete="current-password" required
                     aria-invalid=invalid(error, "current_password") />
                 <FieldError error=error field="current_password" />
-                <label for="new_password">"New password"</label>
-                <input id="new_password" name="new_password" type="password" autocomplete="new-password" required minlength="8" maxlength="128"
-                    aria-invalid=invalid(error, "new_password") />
-                <FieldError error=error field="new_password" />
+                <NewPasswordField error=error />
                 <div class="checkbox">
                     <input id="sign_out_others" name="sign_out_others" type="checkbox" checked />
                     <label for="sign_out_others">"Sign out my other sessions"</label>
@@ -456,5 +450,36 @@ pub fn ChangePasswordCard() -> impl IntoView {
             </ActionForm>
             {move || done().map(|m| view! { <p class="form-ok" role="status">{m}</p> })}
         </div>
+    }
+}
+
+/// A password for an account that has none (passkeys only); enabled while credentials may change.
+#[component]
+pub fn SetPasswordCard(can_change: bool) -> impl IntoView {
+    let action = ServerAction::<SetPassword>::new();
+    let error = action_error(action);
+    let done = move || action.value().get().and_then(|r| r.ok());
+    view! {
+        <div class="card">
+            <h2>"Password"</h2>
+            <p class="muted">"Your account has no password. A password is a second way in if you lose your passkeys."</p>
+            <ActionForm action=action attr:novalidate="">
+                <FormError error=error />
+                <NewPasswordField error=error />
+                <button type="submit" class="primary" disabled=!can_change>"Set password"</button>
+            </ActionForm>
+            {move || done().map(|m| view! { <p class="form-ok" role="status">{m}</p> })}
+        </div>
+    }
+}
+
+/// The "New password" input of the reset, change and set forms, with its error.
+#[component]
+fn NewPasswordField(error: Signal<Option<AppError>>) -> impl IntoView {
+    view! {
+        <label for="new_password">"New password"</label>
+        <input id="new_password" name="new_password" type="password" autocomplete="new-password" required minlength="8" maxlength="128"
+            aria-invalid=invalid(error, "new_password") />
+        <FieldError error=error field="new_password" />
     }
 }

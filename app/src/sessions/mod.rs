@@ -126,6 +126,13 @@ pub mod auth {
         Ok(())
     }
 
+    /// Marks this answer private to the signed-in person: no cache may keep it.
+    pub fn no_store() {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.insert_header(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+        }
+    }
+
     /// The stored key of this request's session, to keep it when ending the others.
     pub fn key_hash(session: &Session) -> Option<String> {
         session.id().map(|id| super::store::session_key_hash(&id))

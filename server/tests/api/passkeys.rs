@@ -2,7 +2,8 @@
 //! relying party checked at start; the passkey table.
 
 use app::passkeys::store::{
-    NewPasskey, delete_passkey, find_by_credential_id, insert_passkey, list_passkeys_of_account, record_use, rename_passkey,
+    NewPasskey, Removal, find_by_credential_id, insert_passkey, list_passkeys_of_account, record_use, remove_passkey_keeping_a_way_in,
+    rename_passkey,
 };
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -38,6 +39,12 @@ async fn passkey_sign_in(app: &TestApp, client: &reqwest::Client, device: &mut A
     let options: String = ok(rpc_with(client, &app.base, "passkey_sign_in_start", &[]).await).await;
     let assertion = device.get(&options);
     rpc_with(client, &app.base, "passkey_sign_in_finish", &[("credential", &assertion)]).await
+}
+
+/// A passkey-only account made with `device`, signed in on `app.client`.
+async fn passkey_only_account_signed_in(app: &TestApp, device: &mut Authenticator, email: &str) {
+    ok::<String>(passkey_sign_up(app, &app.client, device, email).await).await;
+    ok::<String>(passkey_sign_in(app, &app.client, device).await).await;
 }
 
 /// Adds a passkey from `device` to the signed-in account of `app.client`.
@@ -196,8 +203,7 @@ on_both_backends! {
     async fn asvs_6_5_6_the_last_way_to_sign_in_cannot_be_removed(app: TestApp) {
         let email = unique_email("only");
         let mut phone = Authenticator::new(&app.base);
-        ok::<String>(passkey_sign_up(&app, &app.client, &mut phone, &email).await).await;
-        ok::<String>(passkey_sign_in(&app, &app.client, &mut phone).await).await;
+        passkey_only_account_signed_in(&app, &mut phone, &email).await;
         let overview = security(&app).await;
         assert_eq!(overview["has_password"], false);
         let only = overview["passkeys"][0]["id"].as_str().unwrap().to_string();
@@ -219,8 +225,7 @@ on_both_backends! {
     async fn asvs_7_5_1_removing_a_passkey_or_setting_a_password_needs_a_recent_confirmation(app: TestApp) {
         let email = unique_email("stale");
         let mut phone = Authenticator::new(&app.base);
-        ok::<String>(passkey_sign_up(&app, &app.client, &mut phone, &email).await).await;
-        ok::<String>(passkey_sign_in(&app, &app.client, &mut phone).await).await;
+        passkey_only_account_signed_in(&app, &mut phone, &email).await;
         let mut tablet = Authenticator::new(&app.base);
         ok::<Value>(add_passkey(&app, &mut tablet).await).await;
         age_sign_in(&app, 6 * 60).await;
@@ -275,7 +280,6 @@ on_both_backends! {
         let (mut adas, mut eves) = (Authenticator::new(&app.base), Authenticator::new(&app.base));
         ok::<String>(passkey_sign_up(&app, &app.new_browser(), &mut adas, &ada).await).await;
         ok::<String>(passkey_sign_up(&app, &app.new_browser(), &mut eves, &eve).await).await;
-        let ada_id = app.account_id(&ada).await;
         let before = app.passkey_snapshot().await;
         let browser = app.new_browser();
         let start = || async { ok::<String>(rpc_with(&browser, &app.base, "passkey_sign_in_start", &[]).await).await };
@@ -347,7 +351,6 @@ on_both_backends! {
         assert_eq!(app.count_all("account").await, 2);
         let events = app.all_event_text().await;
         assert!(events.contains("user_handle_mismatch") && events.contains("unreadable"), "failures are logged with their reason");
-        let _ = ada_id;
     }
 }
 
@@ -434,7 +437,7 @@ on_both_backends! {
         assert!(list_passkeys_of_account(&app.db, eve).await.unwrap().is_empty());
 
         assert!(!rename_passkey(&app.db, eve, id, "mine now").await.unwrap());
-        assert!(!delete_passkey(&app.db, eve, id).await.unwrap());
+        assert_eq!(remove_passkey_keeping_a_way_in(&app.db, eve, id).await.unwrap(), Removal::NotFound);
         let row = find_by_credential_id(&app.db, "Y3JlZC0x").await.unwrap().unwrap();
         assert_eq!((row.account_id, row.name.as_str(), row.backed_up), (ada, "Chrome on Linux", true));
         assert!(row.last_used_at.is_none());
@@ -446,7 +449,7 @@ on_both_backends! {
         assert_eq!((rows[0].name.as_str(), rows[0].backed_up, rows[0].last_used_at), ("Work laptop", false, Some(now)));
         assert!(rows[0].credential.contains("counter"));
 
-        assert!(delete_passkey(&app.db, ada, id).await.unwrap());
+        assert_eq!(remove_passkey_keeping_a_way_in(&app.db, ada, id).await.unwrap(), Removal::Deleted { name: "Work laptop".into() });
         assert!(find_by_credential_id(&app.db, "Y3JlZC0x").await.unwrap().is_none());
     }
 }
