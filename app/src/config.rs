@@ -40,6 +40,37 @@ pub struct Config {
     pub passkey_rp_id: Option<String>,
     /// More origins allowed in passkey ceremonies besides the public URL's (each on the RP id).
     pub passkey_extra_origins: Vec<String>,
+    /// The word keys start with: `mast` gives `mast_live_…` and `mast_test_…`.
+    pub api_key_prefix: String,
+    /// Key for the keys' HMAC-SHA256; unset: generated into `data_dir/api-key-secret` on first start.
+    /// Changing it invalidates every key.
+    #[serde(skip_serializing)]
+    pub api_key_secret: Option<SecretString>,
+    /// Mail a fresh key after verification and on request. Off: keys are only ever shown once on screen.
+    pub email_api_keys: bool,
+    /// The plans accounts can be on; limits apply per account.
+    pub plans: Vec<Plan>,
+    /// The plan of every account that has not been given another.
+    pub default_plan: String,
+    /// Accepted `/api/…` requests are forwarded here (`/api/v1/x` → `<upstream>/v1/x`); unset: only
+    /// the built-in `/api/v1/echo` answers.
+    pub upstream_url: Option<String>,
+    /// Bearer token of `POST /v1/keys/verify`, for operators with their own gateway; unset: that endpoint is off.
+    #[serde(skip_serializing)]
+    pub operator_token: Option<SecretString>,
+    /// Request-log records waiting for the writer at most; more are dropped and counted, never waited for.
+    pub request_log_queue: usize,
+    /// The writer commits a batch when it holds this many records or after this many milliseconds.
+    pub request_log_batch: usize,
+    pub request_log_flush_ms: u64,
+}
+
+/// A plan: how many API requests an account may make per minute and per calendar month (UTC).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Plan {
+    pub name: String,
+    pub requests_per_minute: u32,
+    pub requests_per_month: u64,
 }
 
 impl Default for Config {
@@ -59,6 +90,19 @@ impl Default for Config {
             password_hash_concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             passkey_rp_id: None,
             passkey_extra_origins: Vec::new(),
+            api_key_prefix: "mast".into(),
+            api_key_secret: None,
+            email_api_keys: false,
+            plans: vec![
+                Plan { name: "free".into(), requests_per_minute: 60, requests_per_month: 10_000 },
+                Plan { name: "pro".into(), requests_per_minute: 1_200, requests_per_month: 1_000_000 },
+            ],
+            default_plan: "free".into(),
+            upstream_url: None,
+            operator_token: None,
+            request_log_queue: 65_536,
+            request_log_batch: 2_000,
+            request_log_flush_ms: 500,
         }
     }
 }
@@ -83,6 +127,15 @@ impl Config {
     /// An absolute link to `path` (which starts with `/`).
     pub fn link(&self, path: &str) -> String {
         format!("{}{}", self.public_url.trim_end_matches('/'), path)
+    }
+
+    /// The plan called `name`, or the default plan when there is none of that name.
+    pub fn plan(&self, name: Option<&str>) -> &Plan {
+        static FALLBACK: std::sync::OnceLock<Plan> = std::sync::OnceLock::new();
+        name.and_then(|n| self.plans.iter().find(|p| p.name == n))
+            .or_else(|| self.plans.iter().find(|p| p.name == self.default_plan))
+            .or(self.plans.first())
+            .unwrap_or_else(|| FALLBACK.get_or_init(|| Config::default().plans[0].clone()))
     }
 
     pub fn session_cookie_name(&self) -> &'static str {

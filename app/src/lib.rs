@@ -2,6 +2,7 @@
 #![cfg_attr(feature = "ssr", deny(clippy::unwrap_used, clippy::await_holding_lock))]
 
 pub mod accounts;
+pub mod api_keys;
 pub mod client;
 pub mod consent;
 pub mod email_verification;
@@ -96,6 +97,7 @@ pub fn App() -> impl IntoView {
                     // Signed-in pages render whole before sending, so a signed-out visitor gets a real redirect.
                     <Route path=path!("dashboard") view=accounts::DashboardPage ssr=SsrMode::Async />
                     <Route path=path!("account") view=accounts::AccountPage ssr=SsrMode::Async />
+                    <Route path=path!("keys") view=api_keys::KeysPage ssr=SsrMode::Async />
                     <Route path=path!("security") view=passkeys::SecurityPage ssr=SsrMode::Async />
                     <Route path=path!("terms") view=consent::LegalPage ssr=SsrMode::InOrder />
                     <Route path=path!("privacy") view=consent::LegalPage ssr=SsrMode::InOrder />

@@ -24,6 +24,7 @@ pub fn Header() -> impl IntoView {
                     {move || who.get().map(|who| match who.ok().flatten() {
                         Some(v) => view! {
                             <A href="/dashboard">"Dashboard"</A>
+                            <A href="/keys">"API keys"</A>
                             <A href="/account">"Account"</A>
                             <span class="who">{v.display_name}</span>
                             <SignOutButton />

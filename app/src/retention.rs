@@ -8,6 +8,8 @@ use crate::on_db;
 
 /// Security events are kept this long (Privacy Policy: "Security events: 730 days").
 pub const EVENT_DAYS: i64 = 730;
+/// API request logs and their per-minute counts are kept this long (Privacy Policy: 730 days).
+pub const REQUEST_LOG_DAYS: i64 = 730;
 /// Accounts whose address was never confirmed are deleted after this long.
 pub const UNVERIFIED_ACCOUNT_DAYS: i64 = 7;
 
@@ -17,6 +19,8 @@ pub struct Swept {
     pub email_tokens: u64,
     pub throttles: u64,
     pub events: u64,
+    pub request_logs: u64,
+    pub usage_minutes: u64,
     pub unverified_accounts: u64,
 }
 
@@ -34,6 +38,8 @@ pub async fn sweep(db: &Db, now: OffsetDateTime) -> Result<Swept, sqlx::Error> {
         )
         .await?,
         events: run("delete from event where created_at < $1", now - Duration::days(EVENT_DAYS)).await?,
+        request_logs: run("delete from request_log where at < $1", now - Duration::days(REQUEST_LOG_DAYS)).await?,
+        usage_minutes: run("delete from usage_minute where minute < $1", now - Duration::days(REQUEST_LOG_DAYS)).await?,
         unverified_accounts: run(
             "delete from account where email_verified_at is null and created_at < $1",
             now - Duration::days(UNVERIFIED_ACCOUNT_DAYS),

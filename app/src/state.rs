@@ -20,6 +20,8 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     /// The relying party for passkey ceremonies; `None` when passkeys are off (IP public URL).
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    /// API key look-ups, cached; changes announced to every instance.
+    pub keys: Arc<crate::api_keys::directory::KeyDirectory>,
 }
 
 impl AppState {

@@ -4,6 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use server::{settings, startup};
 
 const CONFIG_HELP: &str = "\
@@ -30,6 +33,16 @@ CONFIGURATION
   MAST_PASSKEY_RP_ID            passkeys' relying-party id, a domain [the public URL's host];
                                 an IP public URL without it turns passkeys off
   MAST_PASSKEY_EXTRA_ORIGINS    e.g. [\"https://portal.example.com\"]: more origins on that id
+  MAST_API_KEY_PREFIX           the word keys start with [mast] (mast_live_…)
+  MAST_API_KEY_SECRET           HMAC key for stored API keys (32+ characters; the same on
+                                every instance) [generated into <data_dir>/api-key-secret]
+  MAST_UPSTREAM_URL             accepted /api/… requests go here; unset: /api/v1/echo only
+  MAST_OPERATOR_TOKEN           bearer token of POST /v1/keys/verify; unset: endpoint off
+  MAST_EMAIL_API_KEYS           true: mail a new key after verification and on request [false]
+  MAST_DEFAULT_PLAN             plan of new accounts [free]; plans are set in the TOML file
+  MAST_REQUEST_LOG_QUEUE        request-log records waiting at most [65536]; more are dropped
+  MAST_REQUEST_LOG_BATCH        records per write [2000]
+  MAST_REQUEST_LOG_FLUSH_MS     longest wait before a write [500]
   RUST_LOG                      log filter [info]; MAST_LOG_FORMAT=json for JSON lines";
 
 #[derive(Parser)]

@@ -23,7 +23,8 @@ pub fn describe(config: &Config) -> String {
         _ => url.to_string(),
     };
     format!(
-        "public_url={} bind={} database={} data_dir={} mail={} session_idle={}min session_absolute={}h trusted_proxies={:?}",
+        "public_url={} bind={} database={} data_dir={} mail={} session_idle={}min session_absolute={}h trusted_proxies={:?} \
+         upstream={} verify_endpoint={} email_api_keys={} plans={:?} default_plan={}",
         config.public_url,
         config.bind,
         redact_url(&config.database_url),
@@ -32,6 +33,11 @@ pub fn describe(config: &Config) -> String {
         config.session_idle_minutes,
         config.session_absolute_hours,
         config.trusted_proxies,
+        config.upstream_url.as_deref().map(redact_url).unwrap_or_else(|| "none (built-in echo)".into()),
+        if config.operator_token.is_some() { "on" } else { "off" },
+        config.email_api_keys,
+        config.plans.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+        config.default_plan,
     )
 }
 

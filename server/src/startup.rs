@@ -16,7 +16,12 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::security;
+use crate::gateway::Gateway;
+use crate::gateway::forward::Upstream;
+use crate::gateway::limits::{Quotas, RateLimiter};
+use crate::{request_log, security};
+use app::api_keys::directory::KeyDirectory;
+use app::api_keys::secret::KeyHasher;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -34,6 +39,33 @@ pub enum StartError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Passkeys(#[from] app::passkeys::relying_party::RelyingPartyError),
+    #[error("API key secret: {0}")]
+    KeySecret(#[from] app::api_keys::secret::SecretError),
+    #[error("{0}")]
+    Settings(String),
+}
+
+/// Settings that would fail later, refused at start with a message that says how to fix them.
+fn check_settings(config: &Config) -> Result<(), StartError> {
+    let bad = |m: String| Err(StartError::Settings(m));
+    if !app::api_keys::format::is_valid_word(&config.api_key_prefix) {
+        return bad(format!("api_key_prefix must be 1-16 lower-case letters or digits (got {:?})", config.api_key_prefix));
+    }
+    if config.plans.is_empty() {
+        return bad("plans must name at least one plan".into());
+    }
+    if !config.plans.iter().any(|p| p.name == config.default_plan) {
+        return bad(format!("default_plan {:?} is not one of the plans", config.default_plan));
+    }
+    let mut names: Vec<&str> = config.plans.iter().map(|p| p.name.as_str()).collect();
+    names.sort_unstable();
+    if names.windows(2).any(|w| w[0] == w[1]) {
+        return bad("two plans have the same name".into());
+    }
+    if let Some(url) = &config.upstream_url {
+        crate::gateway::forward::Upstream::new(url).map_err(StartError::Settings)?;
+    }
+    Ok(())
 }
 
 /// Opens the database named by the settings and applies pending migrations.
@@ -63,6 +95,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
     if !(config.public_url.starts_with("http://") || config.public_url.starts_with("https://")) {
         return Err(StartError::PublicUrl(config.public_url));
     }
+    check_settings(&config)?;
     let webauthn = match app::passkeys::relying_party::from_config(&config)? {
         app::passkeys::relying_party::Passkeys::On(webauthn) => Some(webauthn),
         app::passkeys::relying_party::Passkeys::Off { reason } => {
@@ -72,13 +105,20 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
     };
     std::fs::create_dir_all(&config.data_dir).map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
     let db = open_database(&config).await?;
+    let keys = Arc::new(KeyDirectory::new(db.clone(), KeyHasher::from_config(&config)?));
     let mailer = Mailer::from_config(&config)?;
     let hasher = PasswordHasher::new(config.password_hash_concurrency);
     hasher.warm_up();
-    Ok(AppState { leptos_options: leptos_options(&config)?, db, config: Arc::new(config), mailer, hasher, webauthn })
+    Ok(AppState { leptos_options: leptos_options(&config)?, db, config: Arc::new(config), mailer, hasher, webauthn, keys })
 }
 
-pub fn router(state: AppState) -> Router {
+/// The whole HTTP surface: `/healthz`, the protected API (no sessions, no CSRF guard: API
+/// clients send keys, not cookies) and the site.
+pub fn router(state: AppState, gateway: Arc<Gateway>) -> Router {
+    Router::new().route("/healthz", axum::routing::get(|| async { "ok" })).merge(crate::gateway::router(gateway)).merge(site_router(state))
+}
+
+fn site_router(state: AppState) -> Router {
     let config = state.config.clone();
     let sessions =
         SessionManagerLayer::new(DbSessionStore::new(state.db.clone(), time::Duration::hours(i64::from(config.session_absolute_hours))))
@@ -92,7 +132,6 @@ pub fn router(state: AppState) -> Router {
 
     let routes = generate_route_list(App);
     Router::new()
-        .route("/healthz", axum::routing::get(|| async { "ok" }))
         .leptos_routes_with_context(&state, routes, || (), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -124,12 +163,28 @@ impl Running {
 
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         app::retention::spawn_hourly(self.state.db.clone());
-        let app = router(self.state.clone());
+        self.state.keys.spawn_listener();
+        let config = &self.state.config;
+        let quotas = Arc::new(Quotas::new(self.state.db.clone()));
+        let (log, writer) = request_log::start(
+            self.state.db.clone(),
+            quotas.clone(),
+            config.request_log_queue,
+            config.request_log_batch,
+            std::time::Duration::from_millis(config.request_log_flush_ms),
+        );
+        let upstream = config.upstream_url.as_deref().and_then(|url| Upstream::new(url).ok());
+        let gateway = Arc::new(Gateway { app: self.state.clone(), limiter: RateLimiter::default(), quotas, log: log.clone(), upstream });
+        let app = router(self.state.clone(), gateway);
         // Pages stream in several writes: without TCP_NODELAY each one waits ~40 ms for an ACK.
         let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
             let _ = tcp.set_nodelay(true);
         });
         let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await;
+        // Every request has been answered: write what the log still holds, then close.
+        writer.shutdown().await;
+        let dropped = log.counters.dropped.load(std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(written = log.counters.written.load(std::sync::atomic::Ordering::Relaxed), dropped, "request log closed");
         self.state.db.close().await;
         result
     }

@@ -431,10 +431,7 @@ pub fn DashboardPage() -> impl IntoView {
                 {(!o.viewer.verified).then(|| view! { <crate::email_verification::UnverifiedBanner email=o.viewer.email.clone() /> })}
                 <h1>{format!("Welcome, {}", o.viewer.display_name)}</h1>
                 <div class="grid">
-                    <div class="card">
-                        <h2>"API keys"</h2>
-                        <p class="muted">"Keys, usage charts and request logs arrive here."</p>
-                    </div>
+                    <crate::api_keys::PlanCard />
                     <div class="card">
                         <h2>"Your account"</h2>
                         <p>"Profile, passkeys and password, and the documents you accepted."</p>

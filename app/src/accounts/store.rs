@@ -17,6 +17,8 @@ pub struct Account {
     pub status: String,
     pub role: String,
     pub last_sign_in_at: Option<OffsetDateTime>,
+    /// The plan's name; `None`: the installation's default plan.
+    pub plan: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -38,7 +40,7 @@ pub struct NewAccount<'a> {
 }
 
 const COLUMNS: &str = "account_id, email, email_normalized, display_name, organisation, country, password_hash, \
-     email_verified_at, status, role, last_sign_in_at, created_at, updated_at";
+     email_verified_at, status, role, last_sign_in_at, plan, created_at, updated_at";
 
 /// Inserts the account inside the caller's transaction; a taken email is a unique violation.
 pub async fn insert_account(tx: &mut Tx, new: &NewAccount<'_>, now: OffsetDateTime) -> Result<(), sqlx::Error> {

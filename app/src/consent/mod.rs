@@ -33,8 +33,8 @@ pub const TERMS: Document = Document {
 pub const PRIVACY: Document = Document {
     slug: "privacy",
     title: "Privacy Policy",
-    version: "1.1",
-    effective: "2026-11-24",
+    version: "1.2",
+    effective: "2026-11-25",
     #[cfg(feature = "ssr")]
     markdown: include_str!("privacy.md"),
 };
@@ -67,6 +67,14 @@ pub mod text {
             .replace("{{contact_email}}", &config.contact_email)
             .replace("{{session_idle}}", &format!("{} minutes", config.session_idle_minutes))
             .replace("{{session_absolute}}", &hours(config.session_absolute_hours))
+            .replace(
+                "{{api_key_email}}",
+                if config.email_api_keys {
+                    "This portal also emails you a new API key after you confirm your address and whenever you ask for one                      on the Keys page. Email is less safe than copying a key from the page: delete the message once the key                      is stored."
+                } else {
+                    "We never send API keys by email: a key is shown once, on the Keys page."
+                },
+            )
     }
 
     pub fn sha256_hex(text: &str) -> String {

@@ -89,6 +89,13 @@ pub async fn confirm_email(token: String) -> Result<(), AppError> {
         },
     )
     .await;
+    // Where the installation mails keys, a confirmed address gets its first key by email.
+    if state.config.email_api_keys
+        && let Some(account) = crate::accounts::store::find_account(&state.db, account_id).await?
+        && let Err(err) = crate::api_keys::issue::mail_a_new_key(&state, &account, &client, "Key sent by email").await
+    {
+        tracing::warn!(error = %err, "could not mail a first API key");
+    }
     leptos_axum::redirect("/verify-email/done");
     Ok(())
 }

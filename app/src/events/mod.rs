@@ -23,6 +23,12 @@ pub mod kind {
     pub const PASSKEY_ADDED: &str = "passkey.added";
     pub const PASSKEY_RENAMED: &str = "passkey.renamed";
     pub const PASSKEY_REMOVED: &str = "passkey.removed";
+    pub const API_KEY_CREATED: &str = "api_key.created";
+    pub const API_KEY_ROLLED: &str = "api_key.rolled";
+    pub const API_KEY_REVOKED: &str = "api_key.revoked";
+    /// Revoked through `POST /v1/keys/revoke` by someone holding the key.
+    pub const API_KEY_REPORTED: &str = "api_key.reported_leaked";
+    pub const API_KEY_EMAILED: &str = "api_key.emailed";
     pub const CONSENT_ACCEPTED: &str = "consent.accepted";
     pub const CSRF_REFUSED: &str = "request.cross_origin_refused";
 }

@@ -4,7 +4,9 @@
 mod authenticator;
 mod support;
 
+mod gateway;
 mod headers;
+mod keys;
 mod passkeys;
 mod passwords;
 mod proxies;

@@ -38,3 +38,25 @@ on_both_backends! {
         assert_eq!(app.count("consent", "account_id", kept).await, 2, "acceptances are kept with the account");
     }
 }
+
+on_both_backends! {
+    async fn privacy_policy_retention_request_logs_and_usage_counts_are_deleted_after_730_days(app: TestApp) {
+        let (_, key, _) = crate::keys::account_with_key(&app, "logs").await;
+        assert_eq!(crate::keys::call(&app, &key).await.status(), reqwest::StatusCode::OK);
+        for _ in 0..100 {
+            if app.count_all("request_log").await == 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let now = app::db::now();
+        let swept = app::retention::sweep(&app.db, now + Duration::days(app::retention::REQUEST_LOG_DAYS - 1)).await.unwrap();
+        assert_eq!((swept.request_logs, swept.usage_minutes), (0, 0), "kept for 730 days");
+        assert_eq!(app.count_all("request_log").await, 1);
+        let swept = app::retention::sweep(&app.db, now + Duration::days(app::retention::REQUEST_LOG_DAYS + 1)).await.unwrap();
+        assert_eq!((swept.request_logs, swept.usage_minutes), (1, 1));
+        assert_eq!(app.count_all("request_log").await, 0);
+        assert_eq!(app.count_all("usage_minute").await, 0);
+        assert_eq!(app.count_all("api_key").await, 1, "keys stay with the account");
+    }
+}

@@ -21,7 +21,9 @@ pub struct TestApp {
     pub addr: std::net::SocketAddr,
     pub db: Db,
     pub client: Client,
+    pub database_url: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    serving: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _data: tempfile::TempDir,
     pg_database: Option<String>,
 }
@@ -83,7 +85,7 @@ impl TestApp {
             // A host name, not an IP: passkeys need one (localhost, as in the default setup).
             public_url: format!("http://localhost:{}", addr.port()),
             bind: addr.to_string(),
-            database_url,
+            database_url: database_url.clone(),
             data_dir: data.path().to_path_buf(),
             smtp_url: Some(SecretString::from(smtp_url())),
             password_hash_concurrency: 2,
@@ -94,11 +96,33 @@ impl TestApp {
         let db = state.db.clone();
         let running = server::startup::Running::on(listener, state).expect("listener");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(running.serve(async move {
+        let serving = tokio::spawn(running.serve(async move {
             let _ = rx.await;
         }));
         let base = format!("http://localhost:{}", addr.port());
-        Some(TestApp { client: browser(&base, addr), base, addr, db, shutdown: Some(tx), _data: data, pg_database })
+        Some(TestApp {
+            client: browser(&base, addr),
+            base,
+            addr,
+            db,
+            database_url,
+            shutdown: Some(tx),
+            serving: Some(serving),
+            _data: data,
+            pg_database,
+        })
+    }
+
+    /// Stops the server the way SIGTERM does and waits until it has finished; its pool is then
+    /// closed, so the returned handle is a new connection to the same database.
+    pub async fn stop_gracefully(&mut self) -> Db {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.serving.take() {
+            task.await.expect("server task").expect("server stopped cleanly");
+        }
+        Db::connect(&self.database_url).await.expect("reopen the database")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -307,13 +331,23 @@ pub async fn mails_to(to: &str) -> Vec<Mail> {
 
 /// Waits (up to 10 s) for a message to `to` whose subject contains `subject`.
 pub async fn wait_for_mail(to: &str, subject: &str) -> Mail {
+    wait_for_mail_where(to, &format!("subject containing {subject:?}"), |m| m.subject.contains(subject)).await
+}
+
+/// Waits (up to 10 s) for a message to `to` whose text contains `text`.
+pub async fn wait_for_mail_saying(to: &str, text: &str) -> Mail {
+    wait_for_mail_where(to, &format!("text containing {text:?}"), |m| m.text.contains(text)).await
+}
+
+/// The newest message to `to` that `matches`, waiting for it up to 10 s.
+async fn wait_for_mail_where(to: &str, what: &str, matches: impl Fn(&Mail) -> bool) -> Mail {
     for _ in 0..100 {
-        if let Some(mail) = mails_to(to).await.into_iter().rev().find(|m| m.subject.contains(subject)) {
+        if let Some(mail) = mails_to(to).await.into_iter().rev().find(|m| matches(m)) {
             return mail;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("no mail to {to} with subject containing {subject:?}");
+    panic!("no mail to {to} with {what}");
 }
 
 /// The `token=` value of the first link in a message.
@@ -345,5 +379,21 @@ macro_rules! on_both_backends {
                 }
             }
         }
+    };
+}
+
+/// Runs `sql` (one scalar result) on either backend.
+pub async fn scalar_i64(db: &Db, sql: &str) -> i64 {
+    match db {
+        Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.expect("query"),
+        Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.expect("query"),
+    }
+}
+
+/// Runs a statement with one uuid parameter on either backend.
+pub async fn execute_with_id(db: &Db, sql: &str, id: Uuid) {
+    match db {
+        Db::Sqlite(pool) => sqlx::query(sql).bind(id).execute(pool).await.expect("statement").rows_affected(),
+        Db::Postgres(pool) => sqlx::query(sql).bind(id).execute(pool).await.expect("statement").rows_affected(),
     };
 }

@@ -1,0 +1,146 @@
+//! API keys: developers issue, roll and revoke them on the Keys page. A key is shown once and
+//! stored as an HMAC ([`secret`]); the gateway finds keys through the cached [`directory`].
+
+#[cfg(feature = "ssr")]
+pub mod directory;
+#[cfg(feature = "ssr")]
+pub mod format;
+#[cfg(feature = "ssr")]
+pub mod issue;
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod secret;
+#[cfg(feature = "ssr")]
+pub mod store;
+
+pub use pages::*;
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// Keys an account may hold at once (active or in their grace period).
+pub const MAX_USABLE_KEYS: i64 = 20;
+pub const LABEL_MAX: usize = 60;
+pub const UNVERIFIED: &str = "Confirm your email address first: only confirmed accounts can create API keys.";
+pub const TOO_MANY: &str = "You have 20 usable keys, the most an account can hold. Revoke one you no longer use first.";
+pub const NOT_ACTIVE: &str = "This key is no longer active, so it cannot be rolled.";
+pub const ALREADY_ROLLED: &str = "This key has already been rolled and is in its grace period.";
+
+/// Lifetimes offered when creating a key.
+pub const EXPIRY_CHOICES: &[(&str, &str)] = &[("never", "Never"), ("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year")];
+/// How long a rolled key keeps working, as offered on the page.
+pub const GRACE_CHOICES: &[(&str, &str)] = &[("now", "Stop it now"), ("1h", "1 hour"), ("24h", "24 hours"), ("7d", "7 days")];
+
+/// A key as its owner sees it: never the key itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    pub id: String,
+    pub label: String,
+    pub key_type: String,
+    /// `mast_live_AbCd…wxyz`
+    pub masked: String,
+    /// active, retiring, revoked or expired
+    pub state: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub expires_at: Option<String>,
+    /// For a retiring key: when it stops working, and its requests in the last hour.
+    pub retiring_until: Option<String>,
+    pub requests_last_hour: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlanInfo {
+    pub name: String,
+    pub requests_per_minute: u32,
+    pub requests_per_month: u64,
+    pub used_this_month: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeysOverview {
+    pub keys: Vec<KeyInfo>,
+    pub plan: PlanInfo,
+    pub verified: bool,
+    /// The installation mails keys on request.
+    pub email_keys: bool,
+    /// Where the protected API answers, for the page's example call.
+    pub api_base: String,
+}
+
+/// A key just created: the only time the full key is ever sent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IssuedKey {
+    pub key: String,
+    pub info: KeyInfo,
+}
+
+#[server(prefix = "/rpc", endpoint = "keys_overview")]
+pub async fn get_keys_overview() -> Result<KeysOverview, AppError> {
+    let state = expect_context::<crate::state::AppState>();
+    let account = crate::sessions::auth::require_account().await?;
+    crate::sessions::auth::no_store();
+    let now = crate::db::now();
+    let rows = store::list_keys(&state.db, account.account_id).await?;
+    let mut keys = Vec::with_capacity(rows.len());
+    for row in &rows {
+        keys.push(issue::key_info(&state.db, row, now).await?);
+    }
+    Ok(KeysOverview {
+        keys,
+        plan: issue::plan_info(&state, &account, now).await?,
+        verified: account.email_verified_at.is_some(),
+        email_keys: state.config.email_api_keys,
+        api_base: state.config.link("/api/v1/echo"),
+    })
+}
+
+/// Creates a key for a confirmed, active account and shows it once.
+#[server(prefix = "/rpc", endpoint = "create_key")]
+pub async fn create_key(label: String, key_type: String, expires_in: String) -> Result<IssuedKey, AppError> {
+    let state = expect_context::<crate::state::AppState>();
+    let account = crate::sessions::auth::require_account().await?;
+    let label = issue::check_label(&label)?;
+    let key_type = format::KeyType::parse(&key_type).ok_or_else(|| AppError::invalid("key_type", "Choose live or test."))?;
+    let lifetime = issue::parse_expiry(&expires_in)?;
+    let client = crate::client::current().await;
+    issue::create(&state, &account, &label, key_type, lifetime, &client).await
+}
+
+/// Replaces a key by a new one; the old one keeps working for the chosen grace period.
+#[server(prefix = "/rpc", endpoint = "roll_key")]
+pub async fn roll_key(key_id: String, grace: String) -> Result<IssuedKey, AppError> {
+    let state = expect_context::<crate::state::AppState>();
+    let account = crate::sessions::auth::require_account().await?;
+    let key_id = uuid::Uuid::parse_str(&key_id).map_err(|_| AppError::NotFound)?;
+    let grace = issue::parse_grace(&grace)?;
+    let client = crate::client::current().await;
+    issue::roll(&state, &account, key_id, grace, &client).await
+}
+
+/// Stops a key at once.
+#[server(prefix = "/rpc", endpoint = "revoke_key")]
+pub async fn revoke_key(key_id: String) -> Result<(), AppError> {
+    let state = expect_context::<crate::state::AppState>();
+    let account = crate::sessions::auth::require_account().await?;
+    let key_id = uuid::Uuid::parse_str(&key_id).map_err(|_| AppError::NotFound)?;
+    let client = crate::client::current().await;
+    match issue::revoke(&state, account.account_id, key_id, issue::Revoker::Owner(&client)).await? {
+        issue::Revoked::Now { .. } | issue::Revoked::Already => Ok(()),
+        issue::Revoked::NotFound => Err(AppError::NotFound),
+    }
+}
+
+/// Issues a fresh key and mails it (only where the installation allows mailing keys).
+#[server(prefix = "/rpc", endpoint = "email_me_a_key")]
+pub async fn email_me_a_key() -> Result<(), AppError> {
+    let state = expect_context::<crate::state::AppState>();
+    let account = crate::sessions::auth::require_account().await?;
+    if !state.config.email_api_keys {
+        return Err(AppError::message("This portal does not send keys by email."));
+    }
+    let client = crate::client::current().await;
+    issue::mail_a_new_key(&state, &account, &client, "Key sent by email").await
+}

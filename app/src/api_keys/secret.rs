@@ -1,0 +1,121 @@
+//! Keys are stored as HMAC-SHA256 under a secret kept outside the database (ASVS 11.4.2 and
+//! design.md): a stolen database alone cannot be used to test guesses. The secret comes from the
+//! settings or is generated once into the data folder (ASVS 13.3.1).
+
+use std::path::Path;
+
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
+
+use crate::config::Config;
+
+pub const SECRET_FILE: &str = "api-key-secret";
+
+#[derive(Clone)]
+pub struct KeyHasher {
+    mac: Hmac<Sha256>,
+}
+
+impl std::fmt::Debug for KeyHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyHasher(..)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("cannot read or create {0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("api_key_secret must be at least 32 characters")]
+    TooShort,
+}
+
+impl KeyHasher {
+    pub fn new(secret: &[u8]) -> KeyHasher {
+        // HMAC takes keys of any length; this cannot fail.
+        KeyHasher { mac: Hmac::<Sha256>::new_from_slice(secret).unwrap_or_else(|_| unreachable!("HMAC accepts any key length")) }
+    }
+
+    /// The configured secret, or the one in the data folder, created on first start.
+    pub fn from_config(config: &Config) -> Result<KeyHasher, SecretError> {
+        match &config.api_key_secret {
+            Some(secret) if secret.expose_secret().len() < 32 => Err(SecretError::TooShort),
+            Some(secret) => Ok(KeyHasher::new(secret.expose_secret().as_bytes())),
+            None => Ok(KeyHasher::new(load_or_create(&config.data_dir.join(SECRET_FILE))?.expose_secret().as_bytes())),
+        }
+    }
+
+    /// Hex of HMAC-SHA256(secret, key): what `api_key.key_hash` holds.
+    pub fn hash(&self, key: &str) -> String {
+        hex::encode(self.digest(key))
+    }
+
+    /// HMAC-SHA256(secret, key) as bytes (the cache's key: no hex string per request).
+    pub fn digest(&self, key: &str) -> [u8; 32] {
+        let mut mac = self.mac.clone();
+        mac.update(key.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+}
+
+fn load_or_create(path: &Path) -> Result<SecretString, SecretError> {
+    let io = |e| SecretError::Io(path.display().to_string(), e);
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.trim().len() >= 32 => return Ok(SecretString::from(text.trim().to_string())),
+        Ok(_) => return Err(SecretError::TooShort),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+        Err(_) => {}
+    }
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let secret = hex::encode(bytes);
+    write_private(path, &secret).map_err(io)?;
+    tracing::info!(path = %path.display(), "generated the API key secret; back it up with the database");
+    Ok(SecretString::from(secret))
+}
+
+/// Creates the file readable by its owner only; never overwrites one (two instances starting at once).
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut file) => file.write_all(text.as_bytes()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_secret_is_generated_once_and_reused() {
+        let dir = tempfile_dir();
+        let config = Config { data_dir: dir.clone(), ..Config::default() };
+        let first = KeyHasher::from_config(&config).unwrap().hash("mast_live_x");
+        let second = KeyHasher::from_config(&config).unwrap().hash("mast_live_x");
+        assert_eq!(first, second);
+        assert_eq!(first.len(), 64);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join(SECRET_FILE)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "only the owner may read the secret");
+        }
+        let other = KeyHasher::new(b"another secret of at least thirty-two bytes").hash("mast_live_x");
+        assert_ne!(first, other, "the hash depends on the secret");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("mast-secret-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

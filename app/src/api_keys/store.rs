@@ -1,0 +1,156 @@
+//! The `api_key` table. Only hashes are stored; every change that matters to the gateway is
+//! announced (see `directory`) in the same transaction, so caches drop it when it commits.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::db::{Db, Ts, Tx};
+use crate::{on_db, on_tx};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KeyRow {
+    pub api_key_id: Uuid,
+    pub account_id: Uuid,
+    pub key_hash: String,
+    pub display_prefix: String,
+    pub last4: String,
+    pub label: String,
+    pub key_type: String,
+    pub expires_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+    pub revoked_reason: Option<String>,
+    pub replaces: Option<Uuid>,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// Where a key stands at a given instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    Active,
+    /// Rolled: still valid until the end of its grace period.
+    Retiring {
+        until: OffsetDateTime,
+    },
+    Revoked,
+    Expired,
+}
+
+pub fn key_state(revoked_at: Option<OffsetDateTime>, expires_at: Option<OffsetDateTime>, now: OffsetDateTime) -> KeyState {
+    match (revoked_at, expires_at) {
+        (Some(at), _) if at <= now => KeyState::Revoked,
+        (_, Some(at)) if at <= now => KeyState::Expired,
+        (Some(until), _) => KeyState::Retiring { until },
+        _ => KeyState::Active,
+    }
+}
+
+impl KeyRow {
+    pub fn state(&self, now: OffsetDateTime) -> KeyState {
+        key_state(self.revoked_at, self.expires_at, now)
+    }
+
+    /// `mast_live_AbCd…wxyz`: all that is ever shown of a key after its creation.
+    pub fn masked(&self) -> String {
+        format!("{}…{}", self.display_prefix, self.last4)
+    }
+}
+
+const COLUMNS: &str = "api_key_id, account_id, key_hash, display_prefix, last4, label, key_type, expires_at, revoked_at, \
+     revoked_reason, replaces, created_at, last_used_at";
+
+pub struct NewKey<'a> {
+    pub api_key_id: Uuid,
+    pub account_id: Uuid,
+    pub key_hash: &'a str,
+    pub display_prefix: &'a str,
+    pub last4: &'a str,
+    pub label: &'a str,
+    pub key_type: &'a str,
+    pub expires_at: Option<OffsetDateTime>,
+    pub replaces: Option<Uuid>,
+}
+
+pub async fn insert_key(tx: &mut Tx, key: &NewKey<'_>, now: OffsetDateTime) -> Result<(), sqlx::Error> {
+    on_tx!(tx, conn => sqlx::query(
+        "insert into api_key (api_key_id, account_id, key_hash, display_prefix, last4, label, key_type, expires_at, replaces, created_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+        .bind(key.api_key_id).bind(key.account_id).bind(key.key_hash).bind(key.display_prefix).bind(key.last4)
+        .bind(key.label).bind(key.key_type).bind(key.expires_at.map(Ts)).bind(key.replaces).bind(Ts(now))
+        .execute(conn).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The account's keys, newest first; revoked and expired ones too (the page greys them out).
+pub async fn list_keys(db: &Db, account_id: Uuid) -> Result<Vec<KeyRow>, sqlx::Error> {
+    let sql = format!("select {COLUMNS} from api_key where account_id = $1 order by created_at desc, api_key_id desc");
+    on_db!(db, pool => sqlx::query_as::<_, KeyRow>(&sql).bind(account_id).fetch_all(pool).await)
+}
+
+/// One key, only if it belongs to `account_id`: every developer-facing change goes through this.
+pub async fn find_key_of(tx: &mut Tx, account_id: Uuid, api_key_id: Uuid) -> Result<Option<KeyRow>, sqlx::Error> {
+    let sql = format!("select {COLUMNS} from api_key where api_key_id = $1 and account_id = $2");
+    on_tx!(tx, conn => sqlx::query_as::<_, KeyRow>(&sql).bind(api_key_id).bind(account_id).fetch_optional(conn).await)
+}
+
+pub async fn find_by_hash(db: &Db, key_hash: &str) -> Result<Option<KeyRow>, sqlx::Error> {
+    let sql = format!("select {COLUMNS} from api_key where key_hash = $1");
+    on_db!(db, pool => sqlx::query_as::<_, KeyRow>(&sql).bind(key_hash).fetch_optional(pool).await)
+}
+
+/// Keys that are valid now or will be (not revoked, not expired): what the per-account cap counts.
+pub async fn count_usable(tx: &mut Tx, account_id: Uuid, now: OffsetDateTime) -> Result<i64, sqlx::Error> {
+    on_tx!(tx, conn => sqlx::query_scalar(
+        "select count(*) from api_key where account_id = $1 and (revoked_at is null or revoked_at > $2)
+         and (expires_at is null or expires_at > $2)")
+        .bind(account_id).bind(Ts(now)).fetch_one(conn).await)
+}
+
+/// Sets the instant the key stops working: now (revoke) or the end of a grace period (roll).
+/// Never postpones an earlier revocation. False when the key was already revoked by then.
+pub async fn revoke_at(tx: &mut Tx, api_key_id: Uuid, at: OffsetDateTime, reason: &str) -> Result<bool, sqlx::Error> {
+    let changed = on_tx!(tx, conn => sqlx::query(
+        "update api_key set revoked_at = $2, revoked_reason = $3 where api_key_id = $1 and (revoked_at is null or revoked_at > $2)")
+        .bind(api_key_id).bind(Ts(at)).bind(reason).execute(conn).await.map(|r| r.rows_affected()))?;
+    Ok(changed > 0)
+}
+
+/// The gateway's view of a key: the key and what it needs of the account.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KeyLookup {
+    pub api_key_id: Uuid,
+    pub account_id: Uuid,
+    pub label: String,
+    pub key_type: String,
+    pub display_prefix: String,
+    pub last4: String,
+    pub expires_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+    pub account_status: String,
+    pub email_verified_at: Option<OffsetDateTime>,
+    pub plan: Option<String>,
+}
+
+pub async fn lookup(db: &Db, key_hash: &str) -> Result<Option<KeyLookup>, sqlx::Error> {
+    on_db!(db, pool => sqlx::query_as::<_, KeyLookup>(
+        "select k.api_key_id, k.account_id, k.label, k.key_type, k.display_prefix, k.last4, k.expires_at, k.revoked_at,
+                a.status as account_status, a.email_verified_at, a.plan
+         from api_key k join account a on a.account_id = k.account_id where k.key_hash = $1")
+        .bind(key_hash).fetch_optional(pool).await)
+}
+
+/// Accepted requests of the account since `since` (the start of its month), from the rollup.
+pub async fn accepted_requests_since(db: &Db, account_id: Uuid, since: OffsetDateTime) -> Result<i64, sqlx::Error> {
+    let total: Option<i64> = on_db!(db, pool => sqlx::query_scalar(
+        "select cast(sum(requests) as bigint) from usage_minute where account_id = $1 and minute >= $2 and outcome = 'accepted'")
+        .bind(account_id).bind(Ts(since)).fetch_one(pool).await)?;
+    Ok(total.unwrap_or(0))
+}
+
+/// Requests that presented this key since `since`, accepted or not: a retiring key's traffic.
+pub async fn key_requests_since(db: &Db, api_key_id: Uuid, since: OffsetDateTime) -> Result<i64, sqlx::Error> {
+    let total: Option<i64> = on_db!(db, pool => sqlx::query_scalar(
+        "select cast(sum(requests) as bigint) from usage_minute where api_key_id = $1 and minute >= $2")
+        .bind(api_key_id).bind(Ts(since)).fetch_one(pool).await)?;
+    Ok(total.unwrap_or(0))
+}

@@ -1,0 +1,62 @@
+-- API keys, plans, the request log and its per-minute rollup.
+
+-- The plan's name from the installation's settings; null means the default plan.
+alter table account add column plan text;
+
+-- A key is stored only as HMAC-SHA256 under the server secret; the list shows prefix…last4.
+-- revoked_at may lie in the future: a rolled key stays valid until the end of its grace period.
+create table api_key (
+    api_key_id uuid primary key,
+    account_id uuid not null references account (account_id) on delete cascade,
+    key_hash text not null unique,
+    display_prefix text not null,
+    last4 text not null,
+    label text not null,
+    key_type text not null,
+    expires_at timestamptz,
+    revoked_at timestamptz,
+    revoked_reason text,
+    replaces uuid,
+    created_at timestamptz not null,
+    last_used_at timestamptz
+);
+create index api_key_account on api_key (account_id, created_at);
+
+-- One row per API request, accepted or refused. Never the key. No foreign keys: rows are written
+-- in batches by the log writer and outlive keys (deleting an account anonymises them).
+create table request_log (
+    request_log_id bigint generated always as identity primary key,
+    at timestamptz not null,
+    method text not null,
+    route text not null,
+    status integer not null,
+    outcome text not null,
+    code text,
+    account_id uuid,
+    api_key_id uuid,
+    key_label text,
+    key_type text,
+    ip text,
+    user_agent text,
+    latency_us bigint not null
+);
+create index request_log_at on request_log (at);
+create index request_log_account on request_log (account_id, at);
+create index request_log_key on request_log (api_key_id, at);
+
+-- Requests per minute, key, route, outcome and refusal code: what charts and quotas read.
+-- Requests that name no known key are counted under the nil UUID, and code '' means none,
+-- so the primary key has no nulls and the writer can upsert.
+create table usage_minute (
+    minute timestamptz not null,
+    account_id uuid not null,
+    api_key_id uuid not null,
+    route text not null,
+    outcome text not null,
+    code text not null,
+    requests bigint not null,
+    latency_us_total bigint not null,
+    primary key (minute, api_key_id, route, outcome, code)
+);
+create index usage_minute_account on usage_minute (account_id, minute);
+create index usage_minute_key on usage_minute (api_key_id, minute);

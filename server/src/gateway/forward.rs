@@ -1,0 +1,148 @@
+//! Where accepted requests go: the operator's upstream (streamed both ways), or, when none is
+//! configured, the built-in `/api/v1/echo`, so a new installation answers out of the box.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+
+use super::Granted;
+
+/// Headers that belong to one connection and are never passed on (RFC 9110 7.6.1).
+const HOP_BY_HOP: &[&str] =
+    &["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"];
+
+pub struct Upstream {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Upstream {
+    pub fn new(url: &str) -> Result<Upstream, String> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!("upstream_url must start with http:// or https:// (got {url:?})"));
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("cannot build the upstream client: {e}"))?;
+        Ok(Upstream { base: url.trim_end_matches('/').to_string(), client })
+    }
+
+    /// `/api/v1/x?y` → `<upstream>/v1/x?y`, with the key removed and the caller named.
+    pub async fn forward(&self, req: Request, granted: &Granted<'_>, client_ip: &str) -> Result<Response, reqwest::Error> {
+        let (parts, body) = req.into_parts();
+        let path = parts.uri.path().strip_prefix("/api").unwrap_or(parts.uri.path());
+        let url = match parts.uri.query() {
+            Some(q) => format!("{}{path}?{q}", self.base),
+            None => format!("{}{path}", self.base),
+        };
+        let mut headers = without_hop_by_hop(&parts.headers);
+        headers.remove(header::HOST);
+        headers.remove("x-api-key");
+        if granted.key_in_authorization {
+            headers.remove(header::AUTHORIZATION);
+        }
+        // Nobody may pose as Mast towards the upstream.
+        let spoofed: Vec<HeaderName> = headers.keys().filter(|n| n.as_str().starts_with("x-mast-")).cloned().collect();
+        for name in spoofed {
+            headers.remove(name);
+        }
+        for (name, value) in granted.identity_headers() {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+        if let Ok(ip) = HeaderValue::from_str(client_ip) {
+            headers.insert("x-forwarded-for", ip);
+        }
+        let answer = self
+            .client
+            .request(parts.method, url)
+            .headers(headers)
+            .body(reqwest::Body::wrap_stream(body.into_data_stream()))
+            .send()
+            .await?;
+        let mut response = Response::builder().status(answer.status());
+        if let Some(h) = response.headers_mut() {
+            *h = without_hop_by_hop(answer.headers());
+        }
+        Ok(response.body(Body::from_stream(answer.bytes_stream())).unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response()))
+    }
+}
+
+fn without_hop_by_hop(headers: &HeaderMap) -> HeaderMap {
+    let named_in_connection: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|n| n.trim().to_ascii_lowercase()))
+        .collect();
+    let mut out = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let n = name.as_str();
+        if !HOP_BY_HOP.contains(&n) && !named_in_connection.iter().any(|c| c == n) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// The largest body the echo endpoint reads.
+pub const ECHO_BODY_MAX: usize = 1024 * 1024;
+
+#[derive(serde::Serialize)]
+struct Echo<'a> {
+    ok: bool,
+    method: &'a str,
+    path: &'a str,
+    query: Option<&'a str>,
+    body_bytes: usize,
+    account_id: uuid::Uuid,
+    key_id: uuid::Uuid,
+    key_type: &'a str,
+    plan: &'a app::config::Plan,
+}
+
+/// Answers with what Mast knows about the call: proof that the key works, without an upstream.
+pub async fn echo(req: Request, granted: &Granted<'_>) -> Response {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().map(str::to_string);
+    let body = match axum::body::to_bytes(req.into_body(), ECHO_BODY_MAX).await {
+        Ok(body) => body,
+        Err(_) => {
+            return super::error_body(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "The echo endpoint reads at most 1 MiB.");
+        }
+    };
+    let answer = Echo {
+        ok: true,
+        method: &method,
+        path: &path,
+        query: query.as_deref(),
+        body_bytes: body.len(),
+        account_id: granted.key.account_id,
+        key_id: granted.key.api_key_id,
+        key_type: &granted.key.key_type,
+        plan: granted.plan,
+    };
+    (StatusCode::OK, axum::Json(answer)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_scoped_headers_are_dropped() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, "keep-alive, x-secret-hop".parse().unwrap());
+        h.insert("x-secret-hop", "1".parse().unwrap());
+        h.insert(header::TRANSFER_ENCODING, "chunked".parse().unwrap());
+        h.insert(header::ACCEPT, "application/json".parse().unwrap());
+        let out = without_hop_by_hop(&h);
+        assert_eq!(out.len(), 1);
+        assert!(out.contains_key(header::ACCEPT));
+    }
+}

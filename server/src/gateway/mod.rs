@@ -1,0 +1,505 @@
+//! The protected API: every request under `/api/` is checked, limited, forwarded and logged.
+//!
+//! Checks, in order, each refusal with a stable code, status and JSON body (never a 500):
+//! key in the URL, missing, malformed, bad checksum, unknown, revoked, expired, account
+//! suspended or unverified, rate limited, monthly quota exceeded. Also here: `POST
+//! /v1/keys/verify` for operators' own gateways and `POST /v1/keys/revoke` for leaked keys.
+
+pub mod forward;
+pub mod limits;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use app::api_keys::format::{self, FormatError};
+use app::api_keys::store::{KeyLookup, KeyState, key_state};
+use app::client::{ClientInfo, clean_text};
+use app::config::Plan;
+use app::state::AppState;
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, post};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use secrecy::ExposeSecret;
+use time::OffsetDateTime;
+
+use crate::request_log::{RequestLog, RequestRecord};
+use limits::{Quotas, RateLimiter, Window};
+
+pub struct Gateway {
+    pub app: AppState,
+    pub limiter: RateLimiter,
+    pub quotas: Arc<Quotas>,
+    pub log: RequestLog,
+    pub upstream: Option<forward::Upstream>,
+}
+
+pub fn router(gateway: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/api", any(api))
+        .route("/api/{*rest}", any(api))
+        .route("/v1/keys/verify", post(verify))
+        .route("/v1/keys/revoke", post(self_revoke))
+        .with_state(gateway)
+}
+
+/// API answers are data for one caller: never cached, never sniffed. (Set here rather than in a
+/// middleware layer: this path is the hot one.)
+fn api_headers(res: &mut Response) {
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+}
+
+/// A request that passed every check.
+pub struct Granted<'a> {
+    pub key: Arc<KeyLookup>,
+    pub plan: &'a Plan,
+    pub rate: Window,
+    pub quota: Window,
+    /// The key came in `Authorization` (so it is removed before forwarding).
+    pub key_in_authorization: bool,
+}
+
+impl Granted<'_> {
+    /// Who is calling, for the upstream.
+    pub fn identity_headers(&self) -> [(&'static str, String); 4] {
+        [
+            ("x-mast-account-id", self.key.account_id.to_string()),
+            ("x-mast-key-id", self.key.api_key_id.to_string()),
+            ("x-mast-key-type", self.key.key_type.clone()),
+            ("x-mast-plan", self.plan.name.clone()),
+        ]
+    }
+}
+
+/// Why a request was refused; `key` is set once the key is known, so its owner sees the refusal.
+pub struct Refusal {
+    pub code: &'static str,
+    pub key: Option<Arc<KeyLookup>>,
+    pub window: Option<Window>,
+}
+
+impl Refusal {
+    fn new(code: &'static str) -> Refusal {
+        Refusal { code, key: None, window: None }
+    }
+
+    fn of(code: &'static str, key: &Arc<KeyLookup>) -> Refusal {
+        Refusal { code, key: Some(key.clone()), window: None }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self.code {
+            "account_suspended" | "account_unverified" => StatusCode::FORBIDDEN,
+            "rate_limited" | "quota_exceeded" => StatusCode::TOO_MANY_REQUESTS,
+            "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    pub fn message(&self) -> &'static str {
+        match self.code {
+            "key_in_url" => {
+                "API keys must not be sent in the URL, where logs and browsers keep them. Send the key in the Authorization header (Bearer) or X-API-Key, and replace this key: it may have leaked."
+            }
+            "missing_key" => "This API needs a key: send it in the Authorization header (Bearer) or X-API-Key.",
+            "malformed_key" => "This is not an API key of this portal. Check that you copied the whole key.",
+            "bad_checksum" => "This API key is mistyped: its checksum does not match. Copy it again.",
+            "unknown_key" => "This API key does not exist.",
+            "revoked_key" => "This API key was revoked. Use another key or create a new one.",
+            "expired_key" => "This API key has expired. Create a new one.",
+            "account_suspended" => "The account of this API key is suspended.",
+            "account_unverified" => "The account of this API key has not confirmed its email address.",
+            "rate_limited" => "Too many requests with this key this minute. Retry after the number of seconds in Retry-After.",
+            "quota_exceeded" => "This account has used all requests of its plan this month.",
+            _ => "The service is briefly unavailable. Please retry.",
+        }
+    }
+
+    fn into_response(self) -> Response {
+        let mut res = error_body(self.status(), self.code, self.message());
+        if let Some(window) = self.window {
+            rate_limit_headers(res.headers_mut(), window);
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(window.reset));
+        }
+        if self.status() == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}
+
+pub fn error_body(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": { "code": code, "message": message } }))).into_response()
+}
+
+fn rate_limit_headers(h: &mut HeaderMap, w: Window) {
+    h.insert("ratelimit-limit", HeaderValue::from(w.limit));
+    h.insert("ratelimit-remaining", HeaderValue::from(w.remaining));
+    h.insert("ratelimit-reset", HeaderValue::from(w.reset));
+    if let Ok(policy) = HeaderValue::from_str(&format!("{};w=60", w.limit)) {
+        h.insert("ratelimit-policy", policy);
+    }
+}
+
+/// Query parameter names that mean "here is a key", whatever the value looks like.
+const KEY_PARAMS: &[&str] = &["api_key", "apikey", "api-key", "key", "access_token", "token", "x-api-key"];
+
+/// A key in the path or the query: refused, and the path is not logged as sent.
+fn key_in_url(uri: &http::Uri, word: &str) -> bool {
+    let in_path = uri.path().split('/').any(|segment| format::looks_like_key(word, segment));
+    let in_query = uri.query().is_some_and(|q| {
+        q.split('&').any(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            KEY_PARAMS.iter().any(|k| name.eq_ignore_ascii_case(k)) || format::looks_like_key(word, value)
+        })
+    });
+    in_path || in_query
+}
+
+/// The key from `Authorization: Bearer` or `X-API-Key`; both must agree when both are sent.
+fn presented_key(headers: &HeaderMap) -> Result<(&str, bool), Refusal> {
+    let bearer = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(value) => {
+            let text = value.to_str().map_err(|_| Refusal::new("malformed_key"))?.trim();
+            match text.split_once(' ') {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Some(token.trim()),
+                _ => None,
+            }
+        }
+    };
+    let header_key = match headers.get("x-api-key") {
+        None => None,
+        Some(value) => Some(value.to_str().map_err(|_| Refusal::new("malformed_key"))?.trim()),
+    };
+    match (bearer, header_key) {
+        (Some(a), Some(b)) if a != b => Err(Refusal::new("malformed_key")),
+        (Some(a), _) => Ok((a, true)),
+        (None, Some(b)) => Ok((b, false)),
+        (None, None) if headers.contains_key(header::AUTHORIZATION) => Err(Refusal::new("malformed_key")),
+        (None, None) => Err(Refusal::new("missing_key")),
+    }
+}
+
+impl Gateway {
+    /// Every check after the key has been taken from the request.
+    pub async fn check(&self, key: &str, now: OffsetDateTime) -> Result<Granted<'_>, Refusal> {
+        let config = &self.app.config;
+        match format::parse(&config.api_key_prefix, key) {
+            Ok(_) => {}
+            Err(FormatError::Malformed) => return Err(Refusal::new("malformed_key")),
+            Err(FormatError::BadChecksum) => return Err(Refusal::new("bad_checksum")),
+        }
+        let found = self.app.keys.find(key).await.map_err(|err| {
+            tracing::error!(error = %err, "key look-up failed");
+            Refusal::new("unavailable")
+        })?;
+        let key = found.ok_or_else(|| Refusal::new("unknown_key"))?;
+        match key_state(key.revoked_at, key.expires_at, now) {
+            KeyState::Active | KeyState::Retiring { .. } => {}
+            KeyState::Revoked => return Err(Refusal::of("revoked_key", &key)),
+            KeyState::Expired => return Err(Refusal::of("expired_key", &key)),
+        }
+        if key.account_status != "active" {
+            return Err(Refusal::of("account_suspended", &key));
+        }
+        if key.email_verified_at.is_none() {
+            return Err(Refusal::of("account_unverified", &key));
+        }
+        let plan = config.plan(key.plan.as_deref());
+        let rate = self
+            .limiter
+            .take(key.api_key_id, plan.requests_per_minute, now)
+            .map_err(|window| Refusal { window: Some(window), ..Refusal::of("rate_limited", &key) })?;
+        let quota = match self.quotas.take(key.account_id, plan.requests_per_month, now).await {
+            Ok(Ok(quota)) => quota,
+            Ok(Err(quota)) => return Err(Refusal { window: Some(quota), ..Refusal::of("quota_exceeded", &key) }),
+            Err(err) => {
+                tracing::error!(error = %err, "quota look-up failed");
+                return Err(Refusal::of("unavailable", &key));
+            }
+        };
+        Ok(Granted { key, plan, rate, quota, key_in_authorization: false })
+    }
+
+    fn record(&self, req_method: &str, route: String, client: ClientInfo, now: OffsetDateTime) -> RequestRecord {
+        RequestRecord {
+            at: now,
+            method: clean_text(req_method, 16),
+            route,
+            status: 0,
+            outcome: "refused",
+            code: None,
+            key: None,
+            ip: client.ip,
+            user_agent: client.user_agent,
+            latency_us: 0,
+        }
+    }
+}
+
+fn identify(record: &mut RequestRecord, key: &Arc<KeyLookup>) {
+    record.key = Some(key.clone());
+}
+
+/// Route as logged: the path without its query, cut and cleaned; hidden when it held a key.
+fn logged_route(uri: &http::Uri, hide: bool) -> String {
+    if hide { "(hidden: a key was in the URL)".to_string() } else { clean_text(uri.path(), 200) }
+}
+
+async fn api(State(gw): State<Arc<Gateway>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
+    let started = Instant::now();
+    let now = app::db::now();
+    let client = ClientInfo::from_parts(Some(peer), req.headers(), &gw.app.config.trusted_proxies);
+    let url_has_key = key_in_url(req.uri(), &gw.app.config.api_key_prefix);
+    let mut record = gw.record(req.method().as_str(), logged_route(req.uri(), url_has_key), client, now);
+    let checked = if url_has_key {
+        Err(Refusal::new("key_in_url"))
+    } else {
+        match presented_key(req.headers()) {
+            Ok((key, in_authorization)) => gw.check(key, now).await.map(|g| Granted { key_in_authorization: in_authorization, ..g }),
+            Err(refusal) => Err(refusal),
+        }
+    };
+    let response = match checked {
+        Err(refusal) => {
+            record.code = Some(refusal.code);
+            if let Some(key) = &refusal.key {
+                identify(&mut record, key);
+            }
+            refusal.into_response()
+        }
+        Ok(granted) => {
+            identify(&mut record, &granted.key);
+            record.outcome = "accepted";
+            let mut response = match &gw.upstream {
+                Some(upstream) => match upstream.forward(req, &granted, &record.ip).await {
+                    Ok(response) => response,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "upstream did not answer");
+                        record.outcome = "failed";
+                        record.code = Some("upstream_unavailable");
+                        error_body(
+                            StatusCode::BAD_GATEWAY,
+                            "upstream_unavailable",
+                            "The API behind this portal did not answer. Please retry.",
+                        )
+                    }
+                },
+                None if req.uri().path() == "/api/v1/echo" => forward::echo(req, &granted).await,
+                None => error_body(StatusCode::NOT_FOUND, "not_found", "There is nothing at this path. Try /api/v1/echo."),
+            };
+            rate_limit_headers(response.headers_mut(), granted.rate);
+            response
+        }
+    };
+    let mut response = response;
+    api_headers(&mut response);
+    record.status = response.status().as_u16();
+    record.latency_us = started.elapsed().as_micros() as i64;
+    gw.log.push(record);
+    response
+}
+
+#[derive(serde::Deserialize)]
+struct VerifyRequest {
+    key: String,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    route: Option<String>,
+}
+
+/// `POST /v1/keys/verify`: the same checks for an operator's own gateway. Counts against the
+/// key's rate limit and quota and is logged like a request, as Unkey's verify does.
+async fn verify(
+    State(gw): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut response = verify_inner(&gw, peer, headers, body).await;
+    api_headers(&mut response);
+    response
+}
+
+async fn verify_inner(gw: &Gateway, peer: SocketAddr, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let Some(expected) = &gw.app.config.operator_token else {
+        return error_body(StatusCode::NOT_FOUND, "verify_disabled", "Key verification is off: set operator_token to use it.");
+    };
+    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+    if !constant_time_eq(given.trim().as_bytes(), expected.expose_secret().as_bytes()) {
+        return error_body(StatusCode::UNAUTHORIZED, "invalid_operator_token", "Send the operator token as Authorization: Bearer.");
+    }
+    let Ok(asked) = serde_json::from_slice::<VerifyRequest>(&body) else {
+        return error_body(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "Send JSON: {\"key\": \"…\", \"method\": \"GET\", \"route\": \"/v1/…\"}.",
+        );
+    };
+    let started = Instant::now();
+    let now = app::db::now();
+    let client = ClientInfo::from_parts(Some(peer), &headers, &gw.app.config.trusted_proxies);
+    let route =
+        asked.route.as_deref().map(|r| clean_text(r.split('?').next().unwrap_or(""), 200)).unwrap_or_else(|| "/v1/keys/verify".into());
+    let hide =
+        format::looks_like_key(&gw.app.config.api_key_prefix, &route) || route.contains(&format!("{}_", gw.app.config.api_key_prefix));
+    let mut record = gw.record(
+        asked.method.as_deref().unwrap_or("VERIFY"),
+        if hide { logged_route(&http::Uri::from_static("/"), true) } else { route },
+        client,
+        now,
+    );
+    let answer = match gw.check(asked.key.trim(), now).await {
+        Ok(granted) => {
+            identify(&mut record, &granted.key);
+            record.outcome = "accepted";
+            serde_json::json!({
+                "valid": true,
+                "code": null,
+                "account_id": granted.key.account_id,
+                "key_id": granted.key.api_key_id,
+                "key_type": granted.key.key_type,
+                "plan": granted.plan,
+                "ratelimit": granted.rate,
+                "quota": granted.quota,
+            })
+        }
+        Err(refusal) => {
+            record.code = Some(refusal.code);
+            if let Some(key) = &refusal.key {
+                identify(&mut record, key);
+            }
+            serde_json::json!({
+                "valid": false,
+                "code": refusal.code,
+                "status": refusal.status().as_u16(),
+                "message": refusal.message(),
+                "account_id": refusal.key.as_ref().map(|k| k.account_id),
+                "key_id": refusal.key.as_ref().map(|k| k.api_key_id),
+                "ratelimit": refusal.window.filter(|_| refusal.code == "rate_limited"),
+                "quota": refusal.window.filter(|_| refusal.code == "quota_exceeded"),
+            })
+        }
+    };
+    record.status = 200;
+    record.latency_us = started.elapsed().as_micros() as i64;
+    gw.log.push(record);
+    (StatusCode::OK, axum::Json(answer)).into_response()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// `POST /v1/keys/revoke` with the key itself: anyone who finds a leaked key (a secret scanner,
+/// a stranger) can stop it. Its owner gets an email.
+async fn self_revoke(
+    State(gw): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let started = Instant::now();
+    let now = app::db::now();
+    let client = ClientInfo::from_parts(Some(peer), &headers, &gw.app.config.trusted_proxies);
+    let mut record = gw.record("POST", "/v1/keys/revoke".into(), client.clone(), now);
+    let outcome = async {
+        if key_in_url(&uri, &gw.app.config.api_key_prefix) {
+            return Err(Refusal::new("key_in_url"));
+        }
+        let (key, _) = presented_key(&headers)?;
+        match format::parse(&gw.app.config.api_key_prefix, key) {
+            Ok(_) => {}
+            Err(FormatError::Malformed) => return Err(Refusal::new("malformed_key")),
+            Err(FormatError::BadChecksum) => return Err(Refusal::new("bad_checksum")),
+        }
+        let found = gw.app.keys.find(key).await.map_err(|_| Refusal::new("unavailable"))?;
+        let key = found.ok_or_else(|| Refusal::new("unknown_key"))?;
+        let by = app::api_keys::issue::Revoker::Holder(&client);
+        match app::api_keys::issue::revoke(&gw.app, key.account_id, key.api_key_id, by).await {
+            Ok(app::api_keys::issue::Revoked::Now { .. }) => Ok((key, false)),
+            Ok(_) => Ok((key, true)),
+            Err(_) => Err(Refusal::of("unavailable", &key)),
+        }
+    }
+    .await;
+    let response = match outcome {
+        Ok((key, already)) => {
+            identify(&mut record, &key);
+            record.outcome = "accepted";
+            let masked = format!("{}…{}", key.display_prefix, key.last4);
+            (StatusCode::OK, axum::Json(serde_json::json!({ "revoked": true, "already_revoked": already, "key": masked }))).into_response()
+        }
+        Err(refusal) => {
+            record.code = Some(refusal.code);
+            if let Some(key) = &refusal.key {
+                identify(&mut record, key);
+            }
+            refusal.into_response()
+        }
+    };
+    let mut response = response;
+    api_headers(&mut response);
+    record.status = response.status().as_u16();
+    record.latency_us = started.elapsed().as_micros() as i64;
+    gw.log.push(record);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_in_paths_and_queries_are_spotted() {
+        let uri = |s: &str| s.parse::<http::Uri>().unwrap();
+        assert!(key_in_url(&uri("/api/v1/echo?api_key=x"), "mast"));
+        assert!(key_in_url(&uri("/api/v1/echo?q=1&Token=abc"), "mast"));
+        assert!(key_in_url(&uri("/api/v1/echo?x=mast_live_abc"), "mast"));
+        assert!(key_in_url(&uri("/api/mast_test_abc/echo"), "mast"));
+        assert!(!key_in_url(&uri("/api/v1/echo?q=mast"), "mast"));
+        assert!(!key_in_url(&uri("/api/v1/echo"), "mast"));
+    }
+
+    #[test]
+    fn the_key_may_come_in_either_header_but_they_must_agree() {
+        let mut h = HeaderMap::new();
+        assert_eq!(presented_key(&h).err().map(|r| r.code), Some("missing_key"));
+        h.insert(header::AUTHORIZATION, "Basic dXNlcjpwYXNz".parse().unwrap());
+        assert_eq!(presented_key(&h).err().map(|r| r.code), Some("malformed_key"));
+        h.insert(header::AUTHORIZATION, "bearer abc".parse().unwrap());
+        assert_eq!(presented_key(&h).ok(), Some(("abc", true)));
+        h.insert("x-api-key", "abc".parse().unwrap());
+        assert!(presented_key(&h).is_ok());
+        h.insert("x-api-key", "xyz".parse().unwrap());
+        assert_eq!(presented_key(&h).err().map(|r| r.code), Some("malformed_key"));
+        h.remove(header::AUTHORIZATION);
+        assert_eq!(presented_key(&h).ok(), Some(("xyz", false)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_header_bytes_and_any_url_are_answered_without_panic(auth in proptest::collection::vec(proptest::num::u8::ANY, 0..120),
+                                                                   api_key in "\\PC{0,80}", path in "[ -~]{0,80}") {
+            let mut h = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_bytes(&auth) {
+                h.insert(header::AUTHORIZATION, value);
+            }
+            if let Ok(value) = HeaderValue::from_str(&api_key) {
+                h.insert("x-api-key", value);
+            }
+            let _ = presented_key(&h);
+            if let Ok(uri) = format!("/api/{path}").parse::<http::Uri>() {
+                let _ = key_in_url(&uri, "mast");
+                let _ = logged_route(&uri, false);
+            }
+        }
+    }
+}
