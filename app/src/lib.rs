@@ -2,6 +2,7 @@
 #![cfg_attr(feature = "ssr", deny(clippy::unwrap_used, clippy::await_holding_lock))]
 
 pub mod accounts;
+pub mod admin;
 pub mod api_keys;
 pub mod client;
 pub mod consent;
@@ -14,6 +15,7 @@ pub mod passwords;
 pub mod sessions;
 pub mod throttle;
 pub mod ui;
+pub mod usage;
 
 #[cfg(feature = "ssr")]
 pub mod config;
@@ -98,7 +100,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("dashboard") view=accounts::DashboardPage ssr=SsrMode::Async />
                     <Route path=path!("account") view=accounts::AccountPage ssr=SsrMode::Async />
                     <Route path=path!("keys") view=api_keys::KeysPage ssr=SsrMode::Async />
+                    <Route path=path!("keys/:id") view=usage::KeyPage ssr=SsrMode::Async />
                     <Route path=path!("security") view=passkeys::SecurityPage ssr=SsrMode::Async />
+                    <Route path=path!("admin") view=admin::AdminAccountsPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/accounts/:id") view=admin::AdminAccountPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/logs") view=admin::AdminLogsPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/events") view=admin::AdminEventsPage ssr=SsrMode::Async />
                     <Route path=path!("terms") view=consent::LegalPage ssr=SsrMode::InOrder />
                     <Route path=path!("privacy") view=consent::LegalPage ssr=SsrMode::InOrder />
                 </Routes>

@@ -26,6 +26,7 @@ pub fn Header() -> impl IntoView {
                             <A href="/dashboard">"Dashboard"</A>
                             <A href="/keys">"API keys"</A>
                             <A href="/account">"Account"</A>
+                            {v.is_admin.then(|| view! { <A href="/admin">"Admin"</A> })}
                             <span class="who">{v.display_name}</span>
                             <SignOutButton />
                         }.into_any(),

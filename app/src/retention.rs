@@ -21,6 +21,7 @@ pub struct Swept {
     pub events: u64,
     pub request_logs: u64,
     pub usage_minutes: u64,
+    pub usage_hours: u64,
     pub unverified_accounts: u64,
 }
 
@@ -40,6 +41,7 @@ pub async fn sweep(db: &Db, now: OffsetDateTime) -> Result<Swept, sqlx::Error> {
         events: run("delete from event where created_at < $1", now - Duration::days(EVENT_DAYS)).await?,
         request_logs: run("delete from request_log where at < $1", now - Duration::days(REQUEST_LOG_DAYS)).await?,
         usage_minutes: run("delete from usage_minute where minute < $1", now - Duration::days(REQUEST_LOG_DAYS)).await?,
+        usage_hours: run("delete from usage_hour where hour < $1", now - Duration::days(REQUEST_LOG_DAYS)).await?,
         unverified_accounts: run(
             "delete from account where email_verified_at is null and created_at < $1",
             now - Duration::days(UNVERIFIED_ACCOUNT_DAYS),

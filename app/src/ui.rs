@@ -52,9 +52,20 @@ where
                 data.get().map(move |loaded| match loaded {
                     Ok(value) => view_fn(value).into_any(),
                     Err(AppError::Unauthorized) => view! { <Redirect path="/signin" /> }.into_any(),
-                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <PageError error=e /> }.into_any(),
                 })
             }}
         </Transition>
     }
+}
+
+/// Why a page cannot be shown. On the server it also sets the status: a forbidden or missing
+/// page answers 403 or 404, not 200 with a message.
+#[component]
+pub fn PageError(error: AppError) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(error.status());
+    }
+    view! { <p class="form-error" role="alert">{error.to_string()}</p> }
 }

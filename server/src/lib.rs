@@ -1,6 +1,7 @@
 //! The Mast server: settings, start-up, routes and security middleware around the `app` crate.
 #![deny(clippy::unwrap_used, clippy::await_holding_lock)]
 
+pub mod exports;
 pub mod gateway;
 pub mod request_log;
 pub mod rpc_status;

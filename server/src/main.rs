@@ -139,7 +139,7 @@ async fn admin(config: app::config::Config, action: AdminAction) -> Result<(), S
     app::events::store::record(
         &db,
         app::events::store::NewEvent {
-            kind: if role == "admin" { "admin.granted" } else { "admin.revoked" },
+            kind: if role == "admin" { app::events::kind::ADMIN_GRANTED } else { app::events::kind::ADMIN_REVOKED },
             account_id: app::accounts::store::find_account_by_email(&db, &app::accounts::normalize_email(email))
                 .await
                 .ok()

@@ -2,8 +2,9 @@
 //!
 //! Requests hand records to a bounded queue and never wait for it: when it is full the record is
 //! dropped and counted. A background writer commits them in batches (one transaction each, at
-//! most `request_log_batch` records or `request_log_flush_ms` old), together with the per-minute
-//! rollup the charts and quotas read and each key's `last_used_at`. Shutdown flushes the queue.
+//! most `request_log_batch` records or `request_log_flush_ms` old), together with the
+//! rollups the charts and quotas read (per minute and per hour) and each key's `last_used_at`.
+//! Shutdown flushes the queue.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -189,9 +190,15 @@ pub fn minute_of(at: OffsetDateTime) -> OffsetDateTime {
     at.replace_second(0).and_then(|t| t.replace_nanosecond(0)).unwrap_or(at)
 }
 
-#[derive(Hash, PartialEq, Eq)]
+/// The hour a record is counted in.
+pub fn hour_of(at: OffsetDateTime) -> OffsetDateTime {
+    minute_of(at).replace_minute(0).unwrap_or(at)
+}
+
+#[derive(Hash, PartialEq, Eq, Clone, Copy)]
 struct RollupKey<'a> {
-    minute: OffsetDateTime,
+    /// The minute or the hour.
+    period: OffsetDateTime,
     api_key_id: Uuid,
     route: &'a str,
     outcome: &'static str,
@@ -204,7 +211,7 @@ pub async fn write_batch(db: &Db, records: &[RequestRecord]) -> Result<(), sqlx:
     let mut last_used: HashMap<Uuid, OffsetDateTime> = HashMap::new();
     for r in records {
         let key = RollupKey {
-            minute: minute_of(r.at),
+            period: minute_of(r.at),
             api_key_id: r.api_key_id().unwrap_or(Uuid::nil()),
             route: &r.route,
             outcome: r.outcome,
@@ -218,7 +225,14 @@ pub async fn write_batch(db: &Db, records: &[RequestRecord]) -> Result<(), sqlx:
             *at = (*at).max(r.at);
         }
     }
-    let rollup: Vec<_> = rollup.into_iter().collect();
+    let mut hourly: HashMap<RollupKey<'_>, (Uuid, i64, i64)> = HashMap::new();
+    for (key, (account, n, latency)) in &rollup {
+        let entry = hourly.entry(RollupKey { period: hour_of(key.period), ..*key }).or_insert((*account, 0, 0));
+        entry.1 += n;
+        entry.2 += latency;
+    }
+    let rollups =
+        [("usage_minute", "minute", rollup.into_iter().collect::<Vec<_>>()), ("usage_hour", "hour", hourly.into_iter().collect())];
     macro_rules! write_all {
         ($tx:expr) => {{
             for chunk in records.chunks(ROWS_PER_STATEMENT) {
@@ -243,26 +257,28 @@ pub async fn write_batch(db: &Db, records: &[RequestRecord]) -> Result<(), sqlx:
                 });
                 insert.build().execute(&mut *$tx).await?;
             }
-            for chunk in rollup.chunks(ROWS_PER_STATEMENT) {
-                let mut upsert = QueryBuilder::new(
-                    "insert into usage_minute (minute, account_id, api_key_id, route, outcome, code, requests, latency_us_total) ",
-                );
-                upsert.push_values(chunk, |mut row, (k, (account, n, latency))| {
-                    row.push_bind(Ts(k.minute))
-                        .push_bind(*account)
-                        .push_bind(k.api_key_id)
-                        .push_bind(k.route)
-                        .push_bind(k.outcome)
-                        .push_bind(k.code)
-                        .push_bind(*n)
-                        .push_bind(*latency);
-                });
-                upsert.push(
-                    " on conflict (minute, api_key_id, route, outcome, code) do update set \
-                     requests = usage_minute.requests + excluded.requests, \
-                     latency_us_total = usage_minute.latency_us_total + excluded.latency_us_total",
-                );
-                upsert.build().execute(&mut *$tx).await?;
+            for (table, period, rows) in &rollups {
+                for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                    let mut upsert = QueryBuilder::new(format!(
+                        "insert into {table} ({period}, account_id, api_key_id, route, outcome, code, requests, latency_us_total) "
+                    ));
+                    upsert.push_values(chunk, |mut row, (k, (account, n, latency))| {
+                        row.push_bind(Ts(k.period))
+                            .push_bind(*account)
+                            .push_bind(k.api_key_id)
+                            .push_bind(k.route)
+                            .push_bind(k.outcome)
+                            .push_bind(k.code)
+                            .push_bind(*n)
+                            .push_bind(*latency);
+                    });
+                    upsert.push(format!(
+                        " on conflict ({period}, api_key_id, route, outcome, code) do update set \
+                         requests = {table}.requests + excluded.requests, \
+                         latency_us_total = {table}.latency_us_total + excluded.latency_us_total"
+                    ));
+                    upsert.build().execute(&mut *$tx).await?;
+                }
             }
             for (key, at) in &last_used {
                 sqlx::query("update api_key set last_used_at = $2 where api_key_id = $1 and (last_used_at is null or last_used_at < $2)")

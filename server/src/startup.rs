@@ -132,6 +132,7 @@ fn site_router(state: AppState) -> Router {
 
     let routes = generate_route_list(App);
     Router::new()
+        .merge(crate::exports::router())
         .leptos_routes_with_context(&state, routes, || (), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

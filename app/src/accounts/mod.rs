@@ -438,6 +438,7 @@ pub fn DashboardPage() -> impl IntoView {
                         <A href="/account">"Open account settings"</A>
                     </div>
                 </div>
+                <crate::usage::UsageSection />
             </section>
         } />
     }

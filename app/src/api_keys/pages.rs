@@ -51,7 +51,7 @@ pub fn KeysPage() -> impl IntoView {
 }
 
 #[component]
-fn NewKey(issued: IssuedKey, on_dismiss: Callback<()>) -> impl IntoView {
+pub fn NewKey(issued: IssuedKey, on_dismiss: Callback<()>) -> impl IntoView {
     let copied = RwSignal::new(false);
     let key = issued.key.clone();
     view! {
@@ -169,7 +169,7 @@ fn EmailMeAKey() -> impl IntoView {
 }
 
 #[component]
-fn KeyItem(key_info: KeyInfo, issued: RwSignal<Option<IssuedKey>>, refresh: Callback<()>) -> impl IntoView {
+pub fn KeyItem(key_info: KeyInfo, issued: RwSignal<Option<IssuedKey>>, refresh: Callback<()>) -> impl IntoView {
     let roll = ServerAction::<RollKey>::new();
     let revoke = ServerAction::<RevokeKey>::new();
     let rolling = RwSignal::new(false);
@@ -201,7 +201,7 @@ fn KeyItem(key_info: KeyInfo, issued: RwSignal<Option<IssuedKey>>, refresh: Call
     view! {
         <li class="key" class:inactive=!usable && k.state != "retiring">
             <div class="key-head">
-                <strong class="key-label">{k.label.clone()}</strong>
+                <A href=format!("/keys/{}", k.id) attr:class="key-label">{k.label.clone()}</A>
                 <span class=if k.key_type == "test" { "badge" } else { "badge live" }>{k.key_type.clone()}</span>
                 <span class=state_class>{state_text}</span>
             </div>

@@ -142,7 +142,7 @@ pub async fn lookup(db: &Db, key_hash: &str) -> Result<Option<KeyLookup>, sqlx::
 /// Accepted requests of the account since `since` (the start of its month), from the rollup.
 pub async fn accepted_requests_since(db: &Db, account_id: Uuid, since: OffsetDateTime) -> Result<i64, sqlx::Error> {
     let total: Option<i64> = on_db!(db, pool => sqlx::query_scalar(
-        "select cast(sum(requests) as bigint) from usage_minute where account_id = $1 and minute >= $2 and outcome = 'accepted'")
+        "select cast(sum(requests) as bigint) from usage_hour where account_id = $1 and hour >= $2 and outcome = 'accepted'")
         .bind(account_id).bind(Ts(since)).fetch_one(pool).await)?;
     Ok(total.unwrap_or(0))
 }
@@ -153,4 +153,17 @@ pub async fn key_requests_since(db: &Db, api_key_id: Uuid, since: OffsetDateTime
         "select cast(sum(requests) as bigint) from usage_minute where api_key_id = $1 and minute >= $2")
         .bind(api_key_id).bind(Ts(since)).fetch_one(pool).await)?;
     Ok(total.unwrap_or(0))
+}
+
+/// One key, only if it belongs to `account_id` (for pages that only read).
+pub async fn find_key_of_account(db: &Db, account_id: Uuid, api_key_id: Uuid) -> Result<Option<KeyRow>, sqlx::Error> {
+    let sql = format!("select {COLUMNS} from api_key where api_key_id = $1 and account_id = $2");
+    on_db!(db, pool => sqlx::query_as::<_, KeyRow>(&sql).bind(api_key_id).bind(account_id).fetch_optional(pool).await)
+}
+
+/// Keys whose shown prefix starts with `prefix` (the admin console's key filter).
+pub async fn keys_with_prefix(db: &Db, prefix: &str) -> Result<Vec<Uuid>, sqlx::Error> {
+    on_db!(db, pool => sqlx::query_scalar(
+        "select api_key_id from api_key where substr(display_prefix, 1, cast($2 as integer)) = $1 limit 100")
+        .bind(prefix).bind(prefix.chars().count() as i64).fetch_all(pool).await)
 }

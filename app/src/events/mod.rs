@@ -31,4 +31,13 @@ pub mod kind {
     pub const API_KEY_EMAILED: &str = "api_key.emailed";
     pub const CONSENT_ACCEPTED: &str = "consent.accepted";
     pub const CSRF_REFUSED: &str = "request.cross_origin_refused";
+    pub const ADMIN_GRANTED: &str = "admin.granted";
+    pub const ADMIN_REVOKED: &str = "admin.revoked";
+    /// A signed-in account without the admin role called an admin function.
+    pub const ADMIN_REFUSED: &str = "admin.refused";
+    pub const ADMIN_SUSPENDED: &str = "admin.account_suspended";
+    pub const ADMIN_REACTIVATED: &str = "admin.account_reactivated";
+    pub const ADMIN_PLAN_CHANGED: &str = "admin.plan_changed";
+    pub const ADMIN_VERIFICATION_SENT: &str = "admin.verification_sent";
+    pub const ADMIN_LOGS_EXPORTED: &str = "admin.request_log_exported";
 }

@@ -65,7 +65,11 @@ pub mod auth {
     /// timeout, or of an account that is gone or suspended, is ended here.
     pub async fn current_account() -> Result<Option<Account>, AppError> {
         let state = expect_context::<AppState>();
-        let session = session().await?;
+        account_of(&state, &session().await?).await
+    }
+
+    /// The same for handlers outside Leptos (the CSV exports), given the request's session.
+    pub async fn account_of(state: &AppState, session: &Session) -> Result<Option<Account>, AppError> {
         let signed_in: Option<SignedIn> = session.get(AUTH_KEY).await.map_err(|_| AppError::Internal)?;
         let Some(signed_in) = signed_in else { return Ok(None) };
         let age = crate::db::now().unix_timestamp() - signed_in.signed_in_at;

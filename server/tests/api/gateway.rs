@@ -445,14 +445,14 @@ async fn a_revocation_reaches_a_second_server_process_within_one_second() {
     println!("revocation seen by the second process after {:?}", revoked_at.elapsed());
 }
 
-struct SecondProcess {
-    base: String,
+pub struct SecondProcess {
+    pub base: String,
     child: std::process::Child,
     _data: tempfile::TempDir,
 }
 
 impl SecondProcess {
-    async fn start(database_url: &str) -> SecondProcess {
+    pub async fn start(database_url: &str) -> SecondProcess {
         let data = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         // The same key secret as the first instance: instances of one installation share it.

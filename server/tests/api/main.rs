@@ -4,6 +4,7 @@
 mod authenticator;
 mod support;
 
+mod admin;
 mod gateway;
 mod headers;
 mod keys;
@@ -14,4 +15,5 @@ mod retention;
 mod robustness;
 mod sessions;
 mod sign_up;
+mod usage;
 mod verification;

@@ -164,10 +164,23 @@ impl TestApp {
 
     /// Signs up, confirms the address from the received mail and signs in.
     pub async fn verified_account(&self, email: &str) {
-        assert_eq!(self.sign_up(email).await.status(), StatusCode::OK);
+        self.verified_account_in(&self.client, email).await;
+    }
+
+    /// The same in another browser (a second person beside the first).
+    pub async fn verified_account_in(&self, client: &Client, email: &str) {
+        let sign_up = [
+            ("email", email),
+            ("display_name", "Ada Lovelace"),
+            ("password", PASSWORD),
+            ("organisation", "Analytical Engines"),
+            ("accept_terms", "on"),
+        ];
+        assert_eq!(rpc_with(client, &self.base, "sign_up", &sign_up).await.status(), StatusCode::OK);
         let token = token_from(&wait_for_mail(email, "Confirm your email").await);
-        assert_eq!(self.rpc("confirm_email", &[("token", &token)]).await.status(), StatusCode::OK);
-        assert_eq!(self.sign_in(email, PASSWORD).await.status(), StatusCode::OK);
+        assert_eq!(rpc_with(client, &self.base, "confirm_email", &[("token", &token)]).await.status(), StatusCode::OK);
+        let sign_in = [("email", email), ("password", PASSWORD)];
+        assert_eq!(rpc_with(client, &self.base, "sign_in", &sign_in).await.status(), StatusCode::OK);
     }
 
     pub async fn viewer(&self, client: &Client) -> Value {
@@ -396,4 +409,9 @@ pub async fn execute_with_id(db: &Db, sql: &str, id: Uuid) {
         Db::Sqlite(pool) => sqlx::query(sql).bind(id).execute(pool).await.expect("statement").rows_affected(),
         Db::Postgres(pool) => sqlx::query(sql).bind(id).execute(pool).await.expect("statement").rows_affected(),
     };
+}
+
+/// Percent-encodes a query value.
+pub fn encode(value: &str) -> String {
+    app::usage::encode(value)
 }

@@ -1,0 +1,405 @@
+//! Admin pages: `/admin` (accounts), `/admin/accounts/:id`, `/admin/logs`, `/admin/events`.
+//! Filters live in the query string (links can be shared, work without JavaScript).
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{A, Form};
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use super::*;
+use crate::api_keys::thousands;
+use crate::ui::{FieldError, FormError, PageError, SignedInOnly, action_error};
+use crate::usage::{REFUSAL_CODES, encode};
+
+#[component]
+fn AdminNav() -> impl IntoView {
+    view! {
+        <nav class="admin-nav" aria-label="Admin">
+            <A href="/admin" exact=true>"Accounts"</A>
+            <A href="/admin/logs">"Request logs"</A>
+            <A href="/admin/events">"Security events"</A>
+        </nav>
+    }
+}
+
+fn q(name: &'static str) -> impl Fn() -> Option<String> + Copy {
+    let query = use_query_map();
+    move || query.read().get(name).filter(|v| !v.is_empty())
+}
+
+/// `base?name=value&…` of the non-empty values.
+fn link(base: &str, pairs: &[(&str, Option<String>)]) -> String {
+    let query: Vec<String> =
+        pairs.iter().filter_map(|(k, v)| v.as_ref().filter(|v| !v.is_empty()).map(|v| format!("{k}={}", encode(v)))).collect();
+    if query.is_empty() { base.to_string() } else { format!("{base}?{}", query.join("&")) }
+}
+
+#[component]
+pub fn AdminAccountsPage() -> impl IntoView {
+    let (search, sort, page) = (q("search"), q("sort"), q("page"));
+    let list = Resource::new(
+        move || (search(), sort(), page()),
+        |(s, o, p)| admin_accounts(s.unwrap_or_default(), o.unwrap_or_default(), p.unwrap_or_default()),
+    );
+    view! {
+        <Title text="Admin: accounts" />
+        <section class="page wide">
+            <h1>"Admin"</h1>
+            <AdminNav />
+            <Form method="GET" action="/admin" attr:class="filters" attr:aria-label="Search accounts">
+                <label>"Search" <input type="search" name="search" placeholder="email, name or organisation" value=search().unwrap_or_default() /></label>
+                <label>"Sort"
+                    <select name="sort">
+                        {[("newest", "Newest first"), ("oldest", "Oldest first"), ("email", "Email"), ("last_sign_in", "Last sign-in")].into_iter()
+                            .map(|(v, t)| view! { <option value=v selected=sort().as_deref() == Some(v)>{t}</option> }).collect_view()}
+                    </select>
+                </label>
+                <button type="submit">"Search"</button>
+            </Form>
+            <SignedInOnly data=list view_fn=move |l: AccountList| {
+                let pager = |p: i64| link("/admin", &[("search", search()), ("sort", sort()), ("page", Some(p.to_string()))]);
+                view! {
+                    <p class="muted">{format!("{} {} · page {} of {}", thousands(l.total), if l.total == 1 { "account" } else { "accounts" }, l.page, l.pages)}</p>
+                    <div class="table-scroll">
+                        <table class="log">
+                            <thead><tr><th>"Email"</th><th>"Name"</th><th>"Organisation"</th><th>"Status"</th><th>"Plan"</th><th class="num">"Keys"</th><th>"Last sign-in"</th><th>"Created"</th></tr></thead>
+                            <tbody>
+                                {l.rows.into_iter().map(|a| view! {
+                                    <tr>
+                                        <td><A href=format!("/admin/accounts/{}", a.id)>{a.email.clone()}</A>{(a.role == "admin").then(|| view! { " " <span class="badge">"admin"</span> })}</td>
+                                        <td>{a.display_name}</td>
+                                        <td>{a.organisation.unwrap_or_default()}</td>
+                                        <td><StatusBadge status=a.status verified=a.verified /></td>
+                                        <td>{a.plan}</td>
+                                        <td class="num">{a.keys}</td>
+                                        <td>{a.last_sign_in_at.unwrap_or_else(|| "never".into())}</td>
+                                        <td>{a.created_at}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                    <nav class="pager" aria-label="Pages of accounts">
+                        {(l.page > 1).then(|| view! { <A href=pager(l.page - 1)>"Previous"</A> })}
+                        {(l.page < l.pages).then(|| view! { <A href=pager(l.page + 1)>"Next"</A> })}
+                    </nav>
+                }
+                .into_any()
+            } />
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn StatusBadge(status: String, verified: bool) -> impl IntoView {
+    view! {
+        {if status == "active" { view! { <span class="badge ok">"active"</span> }.into_any() } else { view! { <span class="badge danger">{status}</span> }.into_any() }}
+        {(!verified).then(|| view! { " " <span class="badge warn">"unconfirmed"</span> })}
+    }
+}
+
+#[component]
+pub fn AdminAccountPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+    let detail = Resource::new(move || id.get(), admin_account);
+    let status = ServerAction::<AdminSetStatus>::new();
+    let plan = ServerAction::<AdminSetPlan>::new();
+    let resend = ServerAction::<AdminResendVerification>::new();
+    Effect::new(move |_| {
+        if matches!(status.value().get(), Some(Ok(())))
+            || matches!(plan.value().get(), Some(Ok(())))
+            || matches!(resend.value().get(), Some(Ok(())))
+        {
+            detail.refetch();
+        }
+    });
+    let (status_error, plan_error, resend_error) = (action_error(status), action_error(plan), action_error(resend));
+    view! {
+        <Title text="Admin: account" />
+        <section class="page wide">
+            <h1>"Admin"</h1>
+            <AdminNav />
+            <SignedInOnly data=detail view_fn=move |d: AccountDetail| {
+                let a = d.account.clone();
+                let suspended = a.status != "active";
+                let (id_for_status, id_for_resend) = (a.id.clone(), a.id.clone());
+                view! {
+                    <h2>{a.email.clone()}</h2>
+                    <div class="grid">
+                        <div class="card">
+                            <h3>"Account"</h3>
+                            <dl class="facts">
+                                <dt>"Name"</dt><dd>{a.display_name.clone()}</dd>
+                                <dt>"Organisation"</dt><dd>{a.organisation.clone().unwrap_or_else(|| "—".into())}</dd>
+                                <dt>"Country"</dt><dd>{d.country.clone().unwrap_or_else(|| "—".into())}</dd>
+                                <dt>"Status"</dt><dd><StatusBadge status=a.status.clone() verified=a.verified /></dd>
+                                <dt>"Role"</dt><dd>{a.role.clone()}</dd>
+                                <dt>"Created"</dt><dd>{a.created_at.clone()}</dd>
+                                <dt>"Last sign-in"</dt><dd>{a.last_sign_in_at.clone().unwrap_or_else(|| "never".into())}</dd>
+                                <dt>"Passkeys"</dt><dd>{d.passkeys}</dd>
+                                <dt>"Active sessions"</dt><dd>{d.sessions}</dd>
+                            </dl>
+                            <p><A href=link("/admin/logs", &[("account", Some(a.id.clone()))])>"This account's requests"</A> " · "
+                               <A href=link("/admin/events", &[("account", Some(a.id.clone()))])>"Its security events"</A></p>
+                        </div>
+                        <div class="card">
+                            <h3>"Actions"</h3>
+                            <ActionForm action=plan attr:class="inline-form">
+                                <FormError error=plan_error />
+                                <input type="hidden" name="account_id" value=a.id.clone() />
+                                <label for="plan">"Plan"</label>
+                                <select id="plan" name="plan">
+                                    {d.plans.iter().map(|p| view! { <option value=p.clone() selected=*p == a.plan>{p.clone()}</option> }).collect_view()}
+                                </select>
+                                <button type="submit">"Change plan"</button>
+                                <FieldError error=plan_error field="plan" />
+                            </ActionForm>
+                            {(!d.is_self).then(|| view! {
+                                <ActionForm action=status attr:class="inline-form">
+                                    <FormError error=status_error />
+                                    <input type="hidden" name="account_id" value=id_for_status.clone() />
+                                    <input type="hidden" name="action" value=if suspended { "reactivate" } else { "suspend" } />
+                                    {if suspended {
+                                        view! { <button type="submit">"Reactivate account"</button> }.into_any()
+                                    } else {
+                                        view! {
+                                            <p class="muted small">"Suspending ends the account's sessions and refuses its API keys at once."</p>
+                                            <button type="submit" class="danger">"Suspend account"</button>
+                                        }.into_any()
+                                    }}
+                                </ActionForm>
+                            })}
+                            {(!a.verified).then(|| view! {
+                                <ActionForm action=resend attr:class="inline-form">
+                                    <FormError error=resend_error />
+                                    <input type="hidden" name="account_id" value=id_for_resend.clone() />
+                                    <button type="submit">"Resend confirmation email"</button>
+                                    {move || matches!(resend.value().get(), Some(Ok(()))).then(|| view! { <p class="form-ok" role="status">"Sent."</p> })}
+                                </ActionForm>
+                            })}
+                        </div>
+                    </div>
+                    <div class="card">
+                        <h3>"API keys"</h3>
+                        {if d.keys.is_empty() { view! { <p class="muted">"No keys."</p> }.into_any() } else { view! {
+                            <table class="log">
+                                <thead><tr><th>"Label"</th><th>"Key"</th><th>"Type"</th><th>"State"</th><th>"Created"</th><th>"Last used"</th></tr></thead>
+                                <tbody>
+                                    {d.keys.iter().map(|k| view! {
+                                        <tr>
+                                            <td>{k.label.clone()}</td>
+                                            <td><code>{k.masked.clone()}</code></td>
+                                            <td>{k.key_type.clone()}</td>
+                                            <td>{k.state.clone()}</td>
+                                            <td>{k.created_at.clone()}</td>
+                                            <td>{k.last_used_at.clone().unwrap_or_else(|| "never".into())}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any() }}
+                    </div>
+                    <div class="card">
+                        <h3>"Recent security events"</h3>
+                        <EventTable rows=d.events.clone() />
+                    </div>
+                }
+                .into_any()
+            } />
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn EventTable(rows: Vec<EventInfo>) -> impl IntoView {
+    if rows.is_empty() {
+        return view! { <p class="muted">"No events match."</p> }.into_any();
+    }
+    view! {
+        <div class="table-scroll">
+            <table class="log">
+                <thead><tr><th>"Time (UTC)"</th><th>"Event"</th><th>"Account"</th><th>"By"</th><th>"IP"</th><th>"Details"</th></tr></thead>
+                <tbody>
+                    {rows.into_iter().map(|e| view! {
+                        <tr>
+                            <td>{e.at}</td>
+                            <td><code>{e.kind}</code></td>
+                            <td>{match (e.account_id, e.account) {
+                                (Some(id), Some(email)) => view! { <A href=format!("/admin/accounts/{id}")>{email}</A> }.into_any(),
+                                _ => view! { "—" }.into_any(),
+                            }}</td>
+                            <td>{e.actor.unwrap_or_default()}</td>
+                            <td>{e.ip}</td>
+                            <td class="ua"><code>{(e.detail != "{}").then_some(e.detail)}</code></td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+const LOG_FIELDS: [&str; 11] = ["account", "key", "route", "method", "status", "outcome", "code", "ip", "from", "to", "before"];
+
+#[component]
+pub fn AdminLogsPage() -> impl IntoView {
+    let query = use_query_map();
+    let filter = Memo::new(move |_| {
+        let q = query.read();
+        AdminLogFilter {
+            common: RequestFilter {
+                outcome: q.get("outcome"),
+                code: q.get("code"),
+                method: q.get("method"),
+                route: q.get("route"),
+                status: q.get("status"),
+                before: q.get("before"),
+            },
+            account: q.get("account"),
+            key: q.get("key"),
+            ip: q.get("ip"),
+            from: q.get("from"),
+            to: q.get("to"),
+        }
+    });
+    let page = Resource::new(move || filter.get(), admin_logs);
+    let value = move |name: &'static str| query.read_untracked().get(name).unwrap_or_default();
+    let pairs = move |skip_before: bool| -> Vec<(&'static str, Option<String>)> {
+        LOG_FIELDS.iter().filter(|f| !(skip_before && **f == "before")).map(|f| (*f, query.read_untracked().get(f))).collect()
+    };
+    let error = Signal::derive(move || page.get().and_then(|r| r.err()));
+    view! {
+        <Title text="Admin: request logs" />
+        <section class="page wide">
+            <h1>"Admin"</h1>
+            <AdminNav />
+            <Form method="GET" action="/admin/logs" attr:class="filters" attr:aria-label="Filter requests">
+                <label>"Account" <input name="account" placeholder="email or id" value=value("account") /></label>
+                <label>"Key" <input name="key" placeholder="mast_live_AbCd" value=value("key") /></label>
+                <label>"Path starts with" <input name="route" placeholder="/api/v1/" value=value("route") /></label>
+                <label>"Method" <input name="method" size="7" value=value("method") /></label>
+                <label>"Status" <input name="status" inputmode="numeric" size="4" value=value("status") /></label>
+                <label>"Outcome"
+                    <select name="outcome">
+                        <option value="">"Any"</option>
+                        {["accepted", "refused", "failed"].into_iter().map(|o| view! { <option value=o selected=value("outcome") == o>{o}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>"Reason"
+                    <select name="code">
+                        <option value="">"Any"</option>
+                        {REFUSAL_CODES.iter().map(|c| view! { <option value=*c selected=value("code") == *c>{*c}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>"IP" <input name="ip" value=value("ip") /></label>
+                <label>"From (UTC)" <input name="from" type="datetime-local" value=value("from") /></label>
+                <label>"To (UTC)" <input name="to" type="datetime-local" value=value("to") /></label>
+                <button type="submit">"Filter"</button>
+            </Form>
+            <FormError error=error />
+            {LOG_FIELDS.into_iter().map(|f| view! { <FieldError error=error field=f /> }).collect_view()}
+            <p><a class="button" href=move || { query.track(); link("/admin/logs/export.csv", &pairs(true)) } download="">"Export CSV"</a></p>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || page.get().map(|r| match r {
+                    Ok(p) => {
+                        let older = p.older.map(|id| { let mut pr = pairs(true); pr.push(("before", Some(id.to_string()))); link("/admin/logs", &pr) });
+                        let newest = (!value("before").is_empty()).then(|| link("/admin/logs", &pairs(true)));
+                        view! {
+                            {if p.rows.is_empty() { view! { <p class="muted">"No requests match."</p> }.into_any() } else { view! {
+                                <div class="table-scroll">
+                                    <table class="log">
+                                        <thead><tr><th>"Time (UTC)"</th><th>"Account"</th><th>"Key"</th><th>"Method"</th><th>"Path"</th><th class="num">"Status"</th><th>"Reason"</th><th>"IP"</th><th>"User agent"</th><th class="num">"ms"</th></tr></thead>
+                                        <tbody>
+                                            {p.rows.into_iter().map(|r| view! {
+                                                <tr class=if r.row.outcome == "accepted" { "" } else { "refused" }>
+                                                    <td>{r.row.at}</td>
+                                                    <td>{match (r.account_id, r.account) {
+                                                        (Some(id), Some(email)) => view! { <A href=format!("/admin/accounts/{id}")>{email}</A> }.into_any(),
+                                                        _ => view! { "—" }.into_any(),
+                                                    }}</td>
+                                                    <td><code>{r.key}</code></td>
+                                                    <td>{r.row.method}</td>
+                                                    <td><code>{r.row.route}</code></td>
+                                                    <td class="num">{r.row.status}</td>
+                                                    <td>{r.row.code.map(|c| view! { <code>{c}</code> })}</td>
+                                                    <td>{r.row.ip}</td>
+                                                    <td class="ua">{r.row.user_agent}</td>
+                                                    <td class="num">{format!("{:.1}", r.row.latency_ms)}</td>
+                                                </tr>
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                </div>
+                            }.into_any() }}
+                            <nav class="pager" aria-label="Pages of requests">
+                                {newest.map(|href| view! { <A href=href>"Newest"</A> })}
+                                {older.map(|href| view! { <A href=href>"Older requests"</A> })}
+                            </nav>
+                        }.into_any()
+                    }
+                    Err(AppError::Invalid { .. }) => ().into_any(),
+                    Err(AppError::Unauthorized) => view! { <leptos_router::components::Redirect path="/signin" /> }.into_any(),
+                    Err(e) => view! { <PageError error=e /> }.into_any(),
+                })}
+            </Transition>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+pub fn AdminEventsPage() -> impl IntoView {
+    let query = use_query_map();
+    let filter = Memo::new(move |_| {
+        let q = query.read();
+        EventFilter {
+            kind: q.get("kind"),
+            account: q.get("account"),
+            ip: q.get("ip"),
+            from: q.get("from"),
+            to: q.get("to"),
+            before: q.get("before"),
+        }
+    });
+    let page = Resource::new(move || filter.get(), admin_events);
+    let value = move |name: &'static str| query.read_untracked().get(name).unwrap_or_default();
+    let pairs = move || -> Vec<(&'static str, Option<String>)> {
+        ["kind", "account", "ip", "from", "to"].into_iter().map(|f| (f, query.read_untracked().get(f))).collect()
+    };
+    view! {
+        <Title text="Admin: security events" />
+        <section class="page wide">
+            <h1>"Admin"</h1>
+            <AdminNav />
+            <Form method="GET" action="/admin/events" attr:class="filters" attr:aria-label="Filter events">
+                <label>"Events"
+                    <select name="kind">
+                        <option value="">"All"</option>
+                        {EVENT_GROUPS.iter().map(|(v, t)| view! { <option value=*v selected=value("kind") == *v>{*t}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>"Account" <input name="account" placeholder="email or id" value=value("account") /></label>
+                <label>"IP" <input name="ip" value=value("ip") /></label>
+                <label>"From (UTC)" <input name="from" type="datetime-local" value=value("from") /></label>
+                <label>"To (UTC)" <input name="to" type="datetime-local" value=value("to") /></label>
+                <button type="submit">"Filter"</button>
+            </Form>
+            <SignedInOnly data=page view_fn=move |p: EventPage| {
+                let older = p.older.clone().map(|id| { let mut pr = pairs(); pr.push(("before", Some(id))); link("/admin/events", &pr) });
+                view! {
+                    <div class="card"><EventTable rows=p.rows /></div>
+                    <nav class="pager" aria-label="Pages of events">
+                        {(!value("before").is_empty()).then(|| view! { <A href=link("/admin/events", &pairs())>"Newest"</A> })}
+                        {older.map(|href| view! { <A href=href>"Older events"</A> })}
+                    </nav>
+                }
+                .into_any()
+            } />
+        </section>
+    }
+    .into_any()
+}

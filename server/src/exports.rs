@@ -1,0 +1,177 @@
+//! CSV downloads: a developer's own usage, and the admin's filtered request log. Plain routes
+//! behind the same session and origin checks as the pages; keys appear only as prefix…last4.
+
+use std::collections::HashMap;
+
+use app::admin::AdminLogFilter;
+use app::error::AppError;
+use app::state::AppState;
+use app::usage::{Range, RequestFilter};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use tower_sessions::Session;
+
+/// Rows one admin export holds at most; the file says so when it was cut.
+pub const ADMIN_EXPORT_MAX_ROWS: usize = 100_000;
+
+pub fn router() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/usage/export.csv", axum::routing::get(usage_csv))
+        .route("/admin/logs/export.csv", axum::routing::get(admin_logs_csv))
+}
+
+/// One CSV field: quoted when needed, and a leading `= + - @` (which spreadsheets run as a
+/// formula) neutralised, since user agents and paths come from strangers.
+pub fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_string() };
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
+}
+
+fn csv_line(fields: &[&str]) -> String {
+    let mut line = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
+    line.push_str("\r\n");
+    line
+}
+
+fn csv_response(filename: &str, body: String) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+fn refuse(error: AppError) -> Response {
+    (error.status(), error.to_string()).into_response()
+}
+
+fn utc(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+async fn usage_csv(State(state): State<AppState>, session: Session, Query(query): Query<HashMap<String, String>>) -> Response {
+    let account = match app::sessions::auth::account_of(&state, &session).await {
+        Ok(Some(account)) => account,
+        Ok(None) => return refuse(AppError::Unauthorized),
+        Err(e) => return refuse(e),
+    };
+    let range = Range::parse(query.get("range").map_or("", String::as_str));
+    let window = app::usage::report::window_of(range, account.account_id, None, app::db::now());
+    let (rows, keys) =
+        match tokio::try_join!(app::usage::store::rows(&state.db, &window), app::api_keys::store::list_keys(&state.db, account.account_id))
+        {
+            Ok(found) => found,
+            Err(err) => return refuse(err.into()),
+        };
+    let keys: HashMap<_, _> = keys.into_iter().map(|k| (k.api_key_id, k)).collect();
+    let mut body = csv_line(&["period_start_utc", "key_label", "key", "route", "outcome", "refusal_code", "requests", "mean_latency_ms"]);
+    for (period, key_id, route, outcome, code, requests, latency) in rows {
+        let (label, masked) = keys.get(&key_id).map(|k| (k.label.clone(), k.masked())).unwrap_or_default();
+        let mean = if requests > 0 { format!("{:.3}", latency as f64 / requests as f64 / 1000.0) } else { String::new() };
+        body.push_str(&csv_line(&[&utc(period), &label, &masked, &route, &outcome, &code, &requests.to_string(), &mean]));
+    }
+    csv_response(&format!("usage-{}.csv", range.as_str()), body)
+}
+
+async fn admin_logs_csv(
+    State(state): State<AppState>,
+    session: Session,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let admin = match app::sessions::auth::account_of(&state, &session).await {
+        Ok(Some(account)) if account.role == "admin" => account,
+        Ok(Some(_)) => return refuse(AppError::Forbidden),
+        Ok(None) => return refuse(AppError::Unauthorized),
+        Err(e) => return refuse(e),
+    };
+    let get = |name: &str| query.get(name).cloned();
+    let filter = AdminLogFilter {
+        common: RequestFilter {
+            outcome: get("outcome"),
+            code: get("code"),
+            method: get("method"),
+            route: get("route"),
+            status: get("status"),
+            before: None,
+        },
+        account: get("account"),
+        key: get("key"),
+        ip: get("ip"),
+        from: get("from"),
+        to: get("to"),
+    };
+    let mut log_query = match app::admin::admin_log_query(&state.db, &filter, 1_000).await {
+        Ok(q) => q,
+        Err(e) => return refuse(e),
+    };
+    let mut body = csv_line(&[
+        "time_utc",
+        "account",
+        "key",
+        "key_label",
+        "key_type",
+        "method",
+        "route",
+        "status",
+        "outcome",
+        "refusal_code",
+        "ip",
+        "user_agent",
+        "latency_ms",
+    ]);
+    let mut written = 0;
+    loop {
+        let (rows, older) = match app::usage::log::rows(&state.db, &log_query).await {
+            Ok(page) => page,
+            Err(err) => return refuse(err.into()),
+        };
+        for r in &rows {
+            let masked = r.masked_key().unwrap_or_default();
+            body.push_str(&csv_line(&[
+                &utc(r.at),
+                r.email.as_deref().unwrap_or(""),
+                &masked,
+                r.key_label.as_deref().unwrap_or(""),
+                r.key_type.as_deref().unwrap_or(""),
+                &r.method,
+                &r.route,
+                &r.status.to_string(),
+                &r.outcome,
+                r.code.as_deref().unwrap_or(""),
+                r.ip.as_deref().unwrap_or(""),
+                r.user_agent.as_deref().unwrap_or(""),
+                &format!("{:.3}", r.latency_us as f64 / 1000.0),
+            ]));
+        }
+        written += rows.len();
+        match older {
+            Some(cursor) if written < ADMIN_EXPORT_MAX_ROWS => log_query.before = Some(cursor),
+            Some(_) => {
+                body.push_str(&format!("# cut at {ADMIN_EXPORT_MAX_ROWS} rows: narrow the filters for the rest\r\n"));
+                break;
+            }
+            None => break,
+        }
+    }
+    let client = app::client::ClientInfo::from_parts(Some(peer), &headers, &state.config.trusted_proxies);
+    app::events::store::record(
+        &state.db,
+        app::events::store::NewEvent {
+            kind: app::events::kind::ADMIN_LOGS_EXPORTED,
+            account_id: None,
+            actor_account_id: Some(admin.account_id),
+            client: Some(&client),
+            detail: serde_json::json!({ "rows": written }),
+        },
+    )
+    .await;
+    csv_response("request-log.csv", body)
+}
