@@ -10,5 +10,5 @@ test:  ## every test: Rust on SQLite and PostgreSQL, then end2end in Chromium
 install:  ## only install the build and test tools
 	@bash .ci/mast install
 
-bench:  ## print bundle size, SSR time, sign-in throughput, API gateway and log writer figures
+bench:  ## print bundle size, SSR time, sign-in throughput, API gateway, log writer and scale figures
 	@bash .ci/bench

@@ -1,11 +1,6 @@
 import { test, expect, type Page } from "@playwright/test";
 import { firstLink, waitForMail } from "./mail";
-
-const password = "correct horse battery staple";
-
-function uniqueEmail(tag: string) {
-  return `${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.test`;
-}
+import { password, uniqueEmail } from "./people";
 
 async function signUp(page: Page, email: string, name: string) {
   await page.goto("/");

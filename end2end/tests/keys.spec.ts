@@ -1,37 +1,5 @@
-import { test, expect, type Page, type APIRequestContext } from "@playwright/test";
-import { firstLink, waitForMail } from "./mail";
-
-const password = "correct horse battery staple";
-
-function uniqueEmail(tag: string) {
-  return `${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.test`;
-}
-
-/** Sign up, confirm from the inbox, sign in: a developer ready to create keys. */
-async function confirmedDeveloper(page: Page, email: string) {
-  await page.goto("/signup");
-  await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Your name").fill("Grace Hopper");
-  await page.getByLabel("Password").fill(password);
-  await page.getByLabel("I accept the").check();
-  await page.getByRole("button", { name: "Create account", exact: true }).click();
-  await expect(page.getByRole("heading", { name: "Check your email" })).toBeVisible();
-  const mail = await waitForMail(email, /Confirm your email/);
-  await page.goto(firstLink(mail.text));
-  await page.getByRole("button", { name: "Confirm email" }).click();
-  await expect(page.getByRole("heading", { name: "Email confirmed" })).toBeVisible();
-  await page.goto("/signin");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await expect(page.getByRole("heading", { name: "Welcome, Grace Hopper" })).toBeVisible();
-}
-
-/** Calls the protected API the way the developer's code would. */
-async function callApi(request: APIRequestContext, key: string) {
-  return request.get("/api/v1/echo", { headers: { Authorization: `Bearer ${key}` } });
-}
+import { test, expect } from "@playwright/test";
+import { callApi, confirmedDeveloper, uniqueEmail } from "./people";
 
 test("create a key, copy it, call the API, see it used, roll it, revoke the old one", async ({ page, context, request }) => {
   await context.grantPermissions(["clipboard-read", "clipboard-write"]);

@@ -1,13 +1,10 @@
 import { test, expect, type CDPSession, type Page } from "@playwright/test";
 import { firstLink, waitForMail } from "./mail";
+import { uniqueEmail } from "./people";
 
 // Passkeys in a real Chromium, with its virtual authenticator standing in for the phone or
 // laptop: a platform authenticator (internal transport) that keeps discoverable credentials and
 // verifies the user, driven through the DevTools protocol.
-
-function uniqueEmail(tag: string) {
-  return `${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.test`;
-}
 
 async function addDevice(cdp: CDPSession): Promise<string> {
   const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {

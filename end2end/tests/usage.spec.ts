@@ -1,40 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { test, expect, type Page, type APIRequestContext } from "@playwright/test";
-import { firstLink, waitForMail } from "./mail";
-
-const password = "correct horse battery staple";
-
-function uniqueEmail(tag: string) {
-  return `${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.test`;
-}
-
-async function confirmedDeveloper(page: Page, email: string, name: string) {
-  await page.goto("/signup");
-  await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Your name").fill(name);
-  await page.getByLabel("Password").fill(password);
-  await page.getByLabel("I accept the").check();
-  await page.getByRole("button", { name: "Create account", exact: true }).click();
-  await expect(page.getByRole("heading", { name: "Check your email" })).toBeVisible();
-  const mail = await waitForMail(email, /Confirm your email/);
-  await page.goto(firstLink(mail.text));
-  await page.getByRole("button", { name: "Confirm email" }).click();
-  await expect(page.getByRole("heading", { name: "Email confirmed" })).toBeVisible();
-  await signIn(page, email, name);
-}
-
-async function signIn(page: Page, email: string, name: string) {
-  await page.goto("/signin");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await expect(page.getByRole("heading", { name: `Welcome, ${name}` })).toBeVisible();
-}
-
-async function callApi(request: APIRequestContext, key: string) {
-  return request.get("/api/v1/echo", { headers: { Authorization: `Bearer ${key}` } });
-}
+import { test, expect } from "@playwright/test";
+import { callApi, confirmedDeveloper, uniqueEmail } from "./people";
 
 /** `server admin grant`, as an operator runs it on the server. */
 function grantAdmin(email: string) {
@@ -112,7 +78,7 @@ test("traffic shows on the chart and in the key's log; an admin filters the log 
   grantAdmin(adminEmail);
   await admin.goto("/admin/logs");
   await expect(admin.getByRole("navigation", { name: "Admin" })).toBeVisible();
-  await admin.getByLabel("Account").fill(developer);
+  await admin.getByLabel("Account", { exact: true }).fill(developer);
   await admin.getByLabel("Reason").selectOption("rate_limited");
   await admin.getByRole("button", { name: "Filter" }).click();
   await expect(admin).toHaveURL(/code=rate_limited/);
@@ -122,7 +88,7 @@ test("traffic shows on the chart and in the key's log; an admin filters the log 
   expect(await admin.content()).not.toContain(key);
 
   await admin.goto("/admin");
-  await admin.getByLabel("Search").fill(developer);
+  await admin.getByLabel("Search", { exact: true }).fill(developer);
   await admin.getByRole("button", { name: "Search" }).click();
   await admin.getByRole("link", { name: developer }).click();
   await expect(admin.getByRole("heading", { name: developer })).toBeVisible();

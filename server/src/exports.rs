@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use app::admin::AdminLogFilter;
 use app::error::AppError;
 use app::state::AppState;
-use app::usage::{Range, RequestFilter};
+use app::usage::Range;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Query, State};
@@ -92,22 +92,8 @@ async fn admin_logs_csv(
         Ok(None) => return refuse(AppError::Unauthorized),
         Err(e) => return refuse(e),
     };
-    let get = |name: &str| query.get(name).cloned();
-    let filter = AdminLogFilter {
-        common: RequestFilter {
-            outcome: get("outcome"),
-            code: get("code"),
-            method: get("method"),
-            route: get("route"),
-            status: get("status"),
-            before: None,
-        },
-        account: get("account"),
-        key: get("key"),
-        ip: get("ip"),
-        from: get("from"),
-        to: get("to"),
-    };
+    // No cursor: an export holds the whole filtered view.
+    let filter = AdminLogFilter::from_query(|name| if name == "before" { None } else { query.get(name).cloned() });
     let mut log_query = match app::admin::admin_log_query(&state.db, &filter, 1_000).await {
         Ok(q) => q,
         Err(e) => return refuse(e),

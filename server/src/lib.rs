@@ -6,5 +6,6 @@ pub mod gateway;
 pub mod request_log;
 pub mod rpc_status;
 pub mod security;
+pub mod seed;
 pub mod settings;
 pub mod startup;

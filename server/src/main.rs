@@ -61,6 +61,18 @@ enum Command {
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Development and benchmarks only: made-up accounts, keys and request logs over past
+    /// days. Refuses a database that holds any real account.
+    Seed {
+        #[arg(long, default_value_t = 100)]
+        accounts: usize,
+        #[arg(long, default_value_t = 3)]
+        keys: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        requests: u64,
+        #[arg(long, default_value_t = 90)]
+        days: i64,
+    },
     /// Grant or revoke the admin role (there are no default accounts).
     Admin {
         #[command(subcommand)]
@@ -106,6 +118,9 @@ async fn main() -> ExitCode {
             })
             .map_err(|e| e.to_string()),
         Command::Admin { action } => admin(config, action).await,
+        Command::Seed { accounts, keys, requests, days } => {
+            seed(config, server::seed::SeedPlan { accounts, keys_per_account: keys, records: requests, days }).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -122,6 +137,23 @@ async fn serve(config: app::config::Config) -> Result<(), String> {
     let running = startup::bind(state).await.map_err(|e| e.to_string())?;
     tracing::info!(addr = %running.addr, url = %running.state.config.public_url, mail = running.state.mailer.transport_name(), "listening");
     running.serve(startup::shutdown_signal()).await.map_err(|e| e.to_string())
+}
+
+async fn seed(config: app::config::Config, plan: server::seed::SeedPlan) -> Result<(), String> {
+    let state = startup::build_state(config).await.map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    let emails = server::seed::seed(&state, plan, |n| println!("{n} requests written ({:.0} s)", started.elapsed().as_secs_f64())).await?;
+    println!(
+        "seeded {} accounts with {} keys each and {} requests over {} days in {:.0} s; sign in as {} with the password {}",
+        plan.accounts,
+        plan.keys_per_account,
+        plan.records,
+        plan.days,
+        started.elapsed().as_secs_f64(),
+        emails.first().map_or("-", String::as_str),
+        server::seed::PASSWORD
+    );
+    Ok(())
 }
 
 async fn admin(config: app::config::Config, action: AdminAction) -> Result<(), String> {

@@ -92,6 +92,20 @@ pub struct AdminLogFilter {
     pub to: Option<String>,
 }
 
+impl AdminLogFilter {
+    /// The filters from a page's query string (`get` reads one parameter).
+    pub fn from_query(get: impl Fn(&str) -> Option<String>) -> AdminLogFilter {
+        AdminLogFilter {
+            common: RequestFilter::from_query(&get),
+            account: get("account"),
+            key: get("key"),
+            ip: get("ip"),
+            from: get("from"),
+            to: get("to"),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EventFilter {

@@ -47,13 +47,14 @@ pub fn AdminAccountsPage() -> impl IntoView {
             <h1>"Admin"</h1>
             <AdminNav />
             <Form method="GET" action="/admin" attr:class="filters" attr:aria-label="Search accounts">
-                <label>"Search" <input type="search" name="search" placeholder="email, name or organisation" value=search().unwrap_or_default() /></label>
-                <label>"Sort"
-                    <select name="sort">
+                <div class="field"><label for="filter-search">"Search"</label><input id="filter-search" type="search" name="search" placeholder="email, name or organisation" value=search().unwrap_or_default() /></div>
+                <div class="field">
+                    <label for="filter-sort">"Sort"</label>
+                    <select id="filter-sort" name="sort">
                         {[("newest", "Newest first"), ("oldest", "Oldest first"), ("email", "Email"), ("last_sign_in", "Last sign-in")].into_iter()
                             .map(|(v, t)| view! { <option value=v selected=sort().as_deref() == Some(v)>{t}</option> }).collect_view()}
                     </select>
-                </label>
+                </div>
                 <button type="submit">"Search"</button>
             </Form>
             <SignedInOnly data=list view_fn=move |l: AccountList| {
@@ -146,7 +147,7 @@ pub fn AdminAccountPage() -> impl IntoView {
                         </div>
                         <div class="card">
                             <h3>"Actions"</h3>
-                            <ActionForm action=plan attr:class="inline-form">
+                            <ActionForm action=plan attr:class="action-form">
                                 <FormError error=plan_error />
                                 <input type="hidden" name="account_id" value=a.id.clone() />
                                 <label for="plan">"Plan"</label>
@@ -157,7 +158,7 @@ pub fn AdminAccountPage() -> impl IntoView {
                                 <FieldError error=plan_error field="plan" />
                             </ActionForm>
                             {(!d.is_self).then(|| view! {
-                                <ActionForm action=status attr:class="inline-form">
+                                <ActionForm action=status attr:class="action-form">
                                     <FormError error=status_error />
                                     <input type="hidden" name="account_id" value=id_for_status.clone() />
                                     <input type="hidden" name="action" value=if suspended { "reactivate" } else { "suspend" } />
@@ -172,7 +173,7 @@ pub fn AdminAccountPage() -> impl IntoView {
                                 </ActionForm>
                             })}
                             {(!a.verified).then(|| view! {
-                                <ActionForm action=resend attr:class="inline-form">
+                                <ActionForm action=resend attr:class="action-form">
                                     <FormError error=resend_error />
                                     <input type="hidden" name="account_id" value=id_for_resend.clone() />
                                     <button type="submit">"Resend confirmation email"</button>
@@ -248,24 +249,7 @@ const LOG_FIELDS: [&str; 11] = ["account", "key", "route", "method", "status", "
 #[component]
 pub fn AdminLogsPage() -> impl IntoView {
     let query = use_query_map();
-    let filter = Memo::new(move |_| {
-        let q = query.read();
-        AdminLogFilter {
-            common: RequestFilter {
-                outcome: q.get("outcome"),
-                code: q.get("code"),
-                method: q.get("method"),
-                route: q.get("route"),
-                status: q.get("status"),
-                before: q.get("before"),
-            },
-            account: q.get("account"),
-            key: q.get("key"),
-            ip: q.get("ip"),
-            from: q.get("from"),
-            to: q.get("to"),
-        }
-    });
+    let filter = Memo::new(move |_| AdminLogFilter::from_query(|name| query.read().get(name)));
     let page = Resource::new(move || filter.get(), admin_logs);
     let value = move |name: &'static str| query.read_untracked().get(name).unwrap_or_default();
     let pairs = move |skip_before: bool| -> Vec<(&'static str, Option<String>)> {
@@ -278,26 +262,28 @@ pub fn AdminLogsPage() -> impl IntoView {
             <h1>"Admin"</h1>
             <AdminNav />
             <Form method="GET" action="/admin/logs" attr:class="filters" attr:aria-label="Filter requests">
-                <label>"Account" <input name="account" placeholder="email or id" value=value("account") /></label>
-                <label>"Key" <input name="key" placeholder="mast_live_AbCd" value=value("key") /></label>
-                <label>"Path starts with" <input name="route" placeholder="/api/v1/" value=value("route") /></label>
-                <label>"Method" <input name="method" size="7" value=value("method") /></label>
-                <label>"Status" <input name="status" inputmode="numeric" size="4" value=value("status") /></label>
-                <label>"Outcome"
-                    <select name="outcome">
+                <div class="field"><label for="filter-account">"Account"</label><input id="filter-account" name="account" placeholder="email or id" value=value("account") /></div>
+                <div class="field"><label for="filter-key">"Key"</label><input id="filter-key" name="key" placeholder="mast_live_AbCd" value=value("key") /></div>
+                <div class="field"><label for="filter-route">"Path starts with"</label><input id="filter-route" name="route" placeholder="/api/v1/" value=value("route") /></div>
+                <div class="field"><label for="filter-method">"Method"</label><input id="filter-method" name="method" size="7" value=value("method") /></div>
+                <div class="field"><label for="filter-status">"Status"</label><input id="filter-status" name="status" inputmode="numeric" size="4" value=value("status") /></div>
+                <div class="field">
+                    <label for="filter-outcome">"Outcome"</label>
+                    <select id="filter-outcome" name="outcome">
                         <option value="">"Any"</option>
                         {["accepted", "refused", "failed"].into_iter().map(|o| view! { <option value=o selected=value("outcome") == o>{o}</option> }).collect_view()}
                     </select>
-                </label>
-                <label>"Reason"
-                    <select name="code">
+                </div>
+                <div class="field">
+                    <label for="filter-code">"Reason"</label>
+                    <select id="filter-code" name="code">
                         <option value="">"Any"</option>
                         {REFUSAL_CODES.iter().map(|c| view! { <option value=*c selected=value("code") == *c>{*c}</option> }).collect_view()}
                     </select>
-                </label>
-                <label>"IP" <input name="ip" value=value("ip") /></label>
-                <label>"From (UTC)" <input name="from" type="datetime-local" value=value("from") /></label>
-                <label>"To (UTC)" <input name="to" type="datetime-local" value=value("to") /></label>
+                </div>
+                <div class="field"><label for="filter-ip">"IP"</label><input id="filter-ip" name="ip" value=value("ip") /></div>
+                <div class="field"><label for="filter-from">"From (UTC)"</label><input id="filter-from" name="from" type="datetime-local" value=value("from") /></div>
+                <div class="field"><label for="filter-to">"To (UTC)"</label><input id="filter-to" name="to" type="datetime-local" value=value("to") /></div>
                 <button type="submit">"Filter"</button>
             </Form>
             <FormError error=error />
@@ -376,16 +362,17 @@ pub fn AdminEventsPage() -> impl IntoView {
             <h1>"Admin"</h1>
             <AdminNav />
             <Form method="GET" action="/admin/events" attr:class="filters" attr:aria-label="Filter events">
-                <label>"Events"
-                    <select name="kind">
+                <div class="field">
+                    <label for="filter-kind">"Events"</label>
+                    <select id="filter-kind" name="kind">
                         <option value="">"All"</option>
                         {EVENT_GROUPS.iter().map(|(v, t)| view! { <option value=*v selected=value("kind") == *v>{*t}</option> }).collect_view()}
                     </select>
-                </label>
-                <label>"Account" <input name="account" placeholder="email or id" value=value("account") /></label>
-                <label>"IP" <input name="ip" value=value("ip") /></label>
-                <label>"From (UTC)" <input name="from" type="datetime-local" value=value("from") /></label>
-                <label>"To (UTC)" <input name="to" type="datetime-local" value=value("to") /></label>
+                </div>
+                <div class="field"><label for="filter-account">"Account"</label><input id="filter-account" name="account" placeholder="email or id" value=value("account") /></div>
+                <div class="field"><label for="filter-ip">"IP"</label><input id="filter-ip" name="ip" value=value("ip") /></div>
+                <div class="field"><label for="filter-from">"From (UTC)"</label><input id="filter-from" name="from" type="datetime-local" value=value("from") /></div>
+                <div class="field"><label for="filter-to">"To (UTC)"</label><input id="filter-to" name="to" type="datetime-local" value=value("to") /></div>
                 <button type="submit">"Filter"</button>
             </Form>
             <SignedInOnly data=page view_fn=move |p: EventPage| {

@@ -35,7 +35,7 @@ fn summary(b: &Bucket) -> String {
         text.push_str(&format!(", {} failed upstream", thousands(b.failed)));
     }
     if let Some(ms) = b.mean_latency_ms {
-        text.push_str(&format!(", mean latency {ms:.1} ms"));
+        text.push_str(&format!(", mean latency {}", super::pages::latency_text(ms)));
     }
     text
 }

@@ -179,6 +179,20 @@ pub struct RequestFilter {
     pub before: Option<String>,
 }
 
+impl RequestFilter {
+    /// The filters from a page's query string (`get` reads one parameter).
+    pub fn from_query(get: impl Fn(&str) -> Option<String>) -> RequestFilter {
+        RequestFilter {
+            outcome: get("outcome"),
+            code: get("code"),
+            method: get("method"),
+            route: get("route"),
+            status: get("status"),
+            before: get("before"),
+        }
+    }
+}
+
 /// Refusal codes in the order the gateway checks them; the filters offer these.
 pub const REFUSAL_CODES: &[&str] = &[
     "key_in_url",

@@ -63,7 +63,7 @@ fn Ranking(title: &'static str, rows: Vec<Count>, empty: &'static str) -> impl I
 
 #[component]
 fn ReportDetails(report: UsageReport) -> impl IntoView {
-    let latency = report.mean_latency_ms.map_or_else(|| "—".to_string(), |ms| format!("{ms:.1} ms"));
+    let latency = report.mean_latency_ms.map_or_else(|| "—".to_string(), latency_text);
     let by_key = report.by_key.clone();
     view! {
         <dl class="figures">
@@ -74,14 +74,14 @@ fn ReportDetails(report: UsageReport) -> impl IntoView {
         </dl>
         <div class="grid">
             {(!by_key.is_empty()).then(|| view! {
-                <div class="card ranking">
+                <div class="card ranking by-key">
                     <h3>"By key"</h3>
                     <table>
                         <thead><tr><th>"Key"</th><th class="num">"Accepted"</th><th class="num">"Refused"</th></tr></thead>
                         <tbody>
                             {by_key.into_iter().map(|k| view! {
                                 <tr>
-                                    <th scope="row"><A href=format!("/keys/{}", k.id)>{k.label.clone()}</A> <code class="muted small">{k.masked.clone()}</code></th>
+                                    <th scope="row"><A href=format!("/keys/{}", k.id)>{k.label.clone()}</A> " " <code class="muted small">{k.masked.clone()}</code></th>
                                     <td class="num">{thousands(k.accepted)}</td>
                                     <td class="num">{thousands(k.refused)}</td>
                                 </tr>
@@ -135,14 +135,7 @@ pub fn KeyPage() -> impl IntoView {
     let key_id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
     let request = Memo::new(move |_| {
         let q = query.read();
-        let filter = RequestFilter {
-            outcome: q.get("outcome"),
-            code: q.get("code"),
-            method: q.get("method"),
-            route: q.get("route"),
-            status: q.get("status"),
-            before: q.get("before"),
-        };
+        let filter = RequestFilter::from_query(|name| q.get(name));
         (key_id.get(), q.get("range").unwrap_or_default(), filter)
     });
     let page = Resource::new(move || request.get(), |(id, range, filter)| get_key_usage(id, range, filter));
@@ -150,7 +143,7 @@ pub fn KeyPage() -> impl IntoView {
     let refresh = Callback::new(move |_| page.refetch());
     view! {
         <Title text="API key" />
-        <section class="page">
+        <section class="page wide">
             <p><A href="/keys">"← All keys"</A></p>
             {move || issued.get().map(|k| view! { <NewKey issued=k on_dismiss=Callback::new(move |_| issued.set(None)) /> })}
             <SignedInOnly data=page view_fn=move |p: KeyUsagePage| {
@@ -212,21 +205,23 @@ fn RequestLog(base: String, page: Result<RequestPage, AppError>, filter: Request
             <h2 id="requests-heading">"Requests"</h2>
             <Form method="GET" action=base.clone() attr:class="filters" attr:aria-label="Filter requests">
                 <input type="hidden" name="range" value=range.clone() />
-                <label>"Outcome"
-                    <select name="outcome">
+                <div class="field">
+                    <label for="filter-outcome">"Outcome"</label>
+                    <select id="filter-outcome" name="outcome">
                         <option value="">"Any"</option>
                         {["accepted", "refused", "failed"].into_iter().map(|o| view! { <option value=o selected=selected(&filter.outcome, o)>{o}</option> }).collect_view()}
                     </select>
-                </label>
-                <label>"Reason"
-                    <select name="code">
+                </div>
+                <div class="field">
+                    <label for="filter-code">"Reason"</label>
+                    <select id="filter-code" name="code">
                         <option value="">"Any"</option>
                         {REFUSAL_CODES.iter().map(|c| view! { <option value=*c selected=selected(&filter.code, c)>{*c}</option> }).collect_view()}
                     </select>
-                </label>
-                <label>"Method"<input name="method" size="7" value=filter.method.clone().unwrap_or_default() /></label>
-                <label>"Path starts with"<input name="route" placeholder="/api/v1/" value=filter.route.clone().unwrap_or_default() /></label>
-                <label>"Status"<input name="status" inputmode="numeric" size="4" value=filter.status.clone().unwrap_or_default() /></label>
+                </div>
+                <div class="field"><label for="filter-method">"Method"</label><input id="filter-method" name="method" size="7" value=filter.method.clone().unwrap_or_default() /></div>
+                <div class="field"><label for="filter-route">"Path starts with"</label><input id="filter-route" name="route" placeholder="/api/v1/" value=filter.route.clone().unwrap_or_default() /></div>
+                <div class="field"><label for="filter-status">"Status"</label><input id="filter-status" name="status" inputmode="numeric" size="4" value=filter.status.clone().unwrap_or_default() /></div>
                 <button type="submit">"Filter"</button>
             </Form>
             <FormError error=error />
@@ -266,6 +261,11 @@ fn RequestLog(base: String, page: Result<RequestPage, AppError>, filter: Request
         </div>
     }
     .into_any()
+}
+
+/// `85 µs` below a millisecond, `12.3 ms` above.
+pub fn latency_text(ms: f64) -> String {
+    if ms < 1.0 { format!("{:.0} µs", ms * 1000.0) } else { format!("{ms:.1} ms") }
 }
 
 /// Percent-encodes a query value.
