@@ -74,7 +74,8 @@ async fn run(backend: &str, url: &str, data: &std::path::Path, plan: SeedPlan) {
     let raw_sql = "select outcome, count(*) from request_log where account_id = $1 and at >= $2 group by outcome";
     let since = now - time::Duration::days(30);
     let raw = time_it(|| async {
-        app::on_db!(db, pool => sqlx::query(raw_sql).bind(account).bind(Ts(since)).fetch_all(pool).await).expect("raw count")
+        app::on_db!(db, pool => sqlx::query_as::<_, (String, i64)>(raw_sql).bind(account).bind(Ts(since)).fetch_all(pool).await)
+            .expect("raw count")
     })
     .await;
 

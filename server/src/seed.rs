@@ -26,6 +26,9 @@ pub struct SeedPlan {
     pub days: i64,
 }
 
+/// Records per transaction: larger than the live writer's, as nothing waits for them.
+const BATCH: usize = 20_000;
+
 const ROUTES: [&str; 8] = [
     "/api/v1/orders",
     "/api/v1/orders/{id}",
@@ -129,7 +132,7 @@ async fn write_traffic(
     }
     let start = now - Duration::days(plan.days);
     let step_us = (plan.days * 86_400_000_000) as f64 / plan.records as f64;
-    let mut batch = Vec::with_capacity(2_000);
+    let mut batch = Vec::with_capacity(BATCH);
     for i in 0..plan.records {
         // u³ makes low account numbers busy: account 1 gets (1/N)^(1/3) of the traffic.
         let u: f64 = rng.r#gen();
@@ -157,10 +160,10 @@ async fn write_traffic(
             user_agent: "seed-client/1.0".into(),
             latency_us: rng.gen_range(300..8_000),
         });
-        if batch.len() == 2_000 {
+        if batch.len() == BATCH {
             write_batch(db, &batch).await.map_err(|e| e.to_string())?;
             batch.clear();
-            if (i + 1) % 1_000_000 == 0 {
+            if (i + 1) % 1_000_000 < BATCH as u64 {
                 progress(i + 1);
             }
         }
