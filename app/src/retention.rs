@@ -22,6 +22,7 @@ pub struct Swept {
     pub request_logs: u64,
     pub usage_minutes: u64,
     pub usage_hours: u64,
+    pub usage_days: u64,
     pub unverified_accounts: u64,
 }
 
@@ -42,6 +43,7 @@ pub async fn sweep(db: &Db, now: OffsetDateTime) -> Result<Swept, sqlx::Error> {
         request_logs: run("delete from request_log where at < $1", now - Duration::days(REQUEST_LOG_DAYS)).await?,
         usage_minutes: run("delete from usage_minute where minute < $1", now - Duration::days(REQUEST_LOG_DAYS)).await?,
         usage_hours: run("delete from usage_hour where hour < $1", now - Duration::days(REQUEST_LOG_DAYS)).await?,
+        usage_days: run("delete from usage_day where day < $1", now - Duration::days(REQUEST_LOG_DAYS)).await?,
         unverified_accounts: run(
             "delete from account where email_verified_at is null and created_at < $1",
             now - Duration::days(UNVERIFIED_ACCOUNT_DAYS),

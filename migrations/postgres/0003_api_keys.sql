@@ -46,17 +46,17 @@ create index request_log_key on request_log (api_key_id, at);
 
 -- Requests per minute, key, route, outcome and refusal code: what charts and quotas read.
 -- Requests that name no known key are counted under the nil UUID, and code '' means none,
--- so the primary key has no nulls and the writer can upsert.
+-- so the primary key has no nulls and the writer can upsert. The key starts with the account
+-- and the time: a chart reads one account's rows of one window, and they lie together.
 create table usage_minute (
-    minute timestamptz not null,
     account_id uuid not null,
+    minute timestamptz not null,
     api_key_id uuid not null,
     route text not null,
     outcome text not null,
     code text not null,
     requests bigint not null,
     latency_us_total bigint not null,
-    primary key (minute, api_key_id, route, outcome, code)
+    primary key (account_id, minute, api_key_id, route, outcome, code) include (requests, latency_us_total)
 );
-create index usage_minute_account on usage_minute (account_id, minute);
 create index usage_minute_key on usage_minute (api_key_id, minute);

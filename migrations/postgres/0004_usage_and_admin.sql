@@ -1,25 +1,41 @@
--- Charts over days read an hourly rollup, written by the log writer beside the per-minute one.
+-- Charts over days read hourly and daily rollups, written by the log writer beside the per-minute one.
 -- The admin request-log filters get the indexes their common questions need.
 
 create table usage_hour (
-    hour timestamptz not null,
     account_id uuid not null,
+    hour timestamptz not null,
     api_key_id uuid not null,
     route text not null,
     outcome text not null,
     code text not null,
     requests bigint not null,
     latency_us_total bigint not null,
-    primary key (hour, api_key_id, route, outcome, code)
+    primary key (account_id, hour, api_key_id, route, outcome, code) include (requests, latency_us_total)
 );
-create index usage_hour_account on usage_hour (account_id, hour);
 create index usage_hour_key on usage_hour (api_key_id, hour);
 
-insert into usage_hour (hour, account_id, api_key_id, route, outcome, code, requests, latency_us_total)
-select date_trunc('hour', minute), account_id, api_key_id, route, outcome, code,
-       sum(requests), sum(latency_us_total)
+insert into usage_hour (account_id, hour, api_key_id, route, outcome, code, requests, latency_us_total)
+select account_id, date_trunc('hour', minute, 'UTC'), api_key_id, route, outcome, code, sum(requests), sum(latency_us_total)
 from usage_minute
-group by date_trunc('hour', minute), account_id, api_key_id, route, outcome, code;
+group by account_id, date_trunc('hour', minute, 'UTC'), api_key_id, route, outcome, code;
+
+create table usage_day (
+    account_id uuid not null,
+    day timestamptz not null,
+    api_key_id uuid not null,
+    route text not null,
+    outcome text not null,
+    code text not null,
+    requests bigint not null,
+    latency_us_total bigint not null,
+    primary key (account_id, day, api_key_id, route, outcome, code) include (requests, latency_us_total)
+);
+create index usage_day_key on usage_day (api_key_id, day);
+
+insert into usage_day (account_id, day, api_key_id, route, outcome, code, requests, latency_us_total)
+select account_id, date_trunc('day', hour, 'UTC'), api_key_id, route, outcome, code, sum(requests), sum(latency_us_total)
+from usage_hour
+group by account_id, date_trunc('day', hour, 'UTC'), api_key_id, route, outcome, code;
 
 -- "This account's refusals with this code", "everything from this IP".
 create index request_log_account_code on request_log (account_id, code, at);

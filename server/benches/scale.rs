@@ -58,10 +58,11 @@ async fn run(backend: &str, url: &str, data: &std::path::Path, plan: SeedPlan) {
     let log_rows = count(db, "select count(*) from request_log").await;
     let minute_rows = count(db, "select count(*) from usage_minute").await;
     let hour_rows = count(db, "select count(*) from usage_hour").await;
+    let day_rows = count(db, "select count(*) from usage_day").await;
     let theirs = build(db, account, None, Range::Quarter, now).await.expect("report");
 
     println!("\n{backend}: seeded in {:.0} s ({:.0} records/s)", seeding.as_secs_f64(), plan.records as f64 / seeding.as_secs_f64());
-    println!("  rows: request_log {log_rows}, usage_minute {minute_rows}, usage_hour {hour_rows}");
+    println!("  rows: request_log {log_rows}, usage_minute {minute_rows}, usage_hour {hour_rows}, usage_day {day_rows}");
     println!("  busiest developer: {} requests in 90 days", theirs.accepted + theirs.refused + theirs.failed);
 
     let month = time_it(|| async { build(db, account, None, Range::Month, now).await.expect("30 days") }).await;

@@ -71,10 +71,20 @@ async fn usage_csv(State(state): State<AppState>, session: Session, Query(query)
         };
     let keys: HashMap<_, _> = keys.into_iter().map(|k| (k.api_key_id, k)).collect();
     let mut body = csv_line(&["period_start_utc", "key_label", "key", "route", "outcome", "refusal_code", "requests", "mean_latency_ms"]);
-    for (period, key_id, route, outcome, code, requests, latency) in rows {
-        let (label, masked) = keys.get(&key_id).map(|k| (k.label.clone(), k.masked())).unwrap_or_default();
-        let mean = if requests > 0 { format!("{:.3}", latency as f64 / requests as f64 / 1000.0) } else { String::new() };
-        body.push_str(&csv_line(&[&utc(period), &label, &masked, &route, &outcome, &code, &requests.to_string(), &mean]));
+    for row in rows {
+        let (label, masked) = keys.get(&row.api_key_id).map(|k| (k.label.clone(), k.masked())).unwrap_or_default();
+        let mean =
+            if row.requests > 0 { format!("{:.3}", row.latency_us_total as f64 / row.requests as f64 / 1000.0) } else { String::new() };
+        body.push_str(&csv_line(&[
+            &utc(row.period),
+            &label,
+            &masked,
+            &row.route,
+            &row.outcome,
+            &row.code,
+            &row.requests.to_string(),
+            &mean,
+        ]));
     }
     csv_response(&format!("usage-{}.csv", range.as_str()), body)
 }

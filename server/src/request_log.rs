@@ -3,7 +3,7 @@
 //! Requests hand records to a bounded queue and never wait for it: when it is full the record is
 //! dropped and counted. A background writer commits them in batches (one transaction each, at
 //! most `request_log_batch` records or `request_log_flush_ms` old), together with the
-//! rollups the charts and quotas read (per minute and per hour) and each key's `last_used_at`.
+//! rollups the charts and quotas read (per minute, hour and day) and each key's `last_used_at`.
 //! Shutdown flushes the queue.
 
 use std::collections::HashMap;
@@ -195,9 +195,27 @@ pub fn hour_of(at: OffsetDateTime) -> OffsetDateTime {
     minute_of(at).replace_minute(0).unwrap_or(at)
 }
 
+/// The UTC day a record is counted in.
+pub fn day_of(at: OffsetDateTime) -> OffsetDateTime {
+    hour_of(at).replace_hour(0).unwrap_or(at)
+}
+
+type Rollup<'a> = HashMap<RollupKey<'a>, (Uuid, i64, i64)>;
+
+/// The same counts in longer periods (minutes into hours, hours into days).
+fn coarsen<'a>(finer: &Rollup<'a>, period_of: fn(OffsetDateTime) -> OffsetDateTime) -> Rollup<'a> {
+    let mut coarser: Rollup<'a> = HashMap::new();
+    for (key, (account, n, latency)) in finer {
+        let entry = coarser.entry(RollupKey { period: period_of(key.period), ..*key }).or_insert((*account, 0, 0));
+        entry.1 += n;
+        entry.2 += latency;
+    }
+    coarser
+}
+
 #[derive(Hash, PartialEq, Eq, Clone, Copy)]
 struct RollupKey<'a> {
-    /// The minute or the hour.
+    /// The minute, hour or day.
     period: OffsetDateTime,
     api_key_id: Uuid,
     route: &'a str,
@@ -207,7 +225,7 @@ struct RollupKey<'a> {
 
 /// One transaction: the records, their rollup, and the keys' last use.
 pub async fn write_batch(db: &Db, records: &[RequestRecord]) -> Result<(), sqlx::Error> {
-    let mut rollup: HashMap<RollupKey<'_>, (Uuid, i64, i64)> = HashMap::new();
+    let mut rollup: Rollup<'_> = HashMap::new();
     let mut last_used: HashMap<Uuid, OffsetDateTime> = HashMap::new();
     for r in records {
         let key = RollupKey {
@@ -225,14 +243,13 @@ pub async fn write_batch(db: &Db, records: &[RequestRecord]) -> Result<(), sqlx:
             *at = (*at).max(r.at);
         }
     }
-    let mut hourly: HashMap<RollupKey<'_>, (Uuid, i64, i64)> = HashMap::new();
-    for (key, (account, n, latency)) in &rollup {
-        let entry = hourly.entry(RollupKey { period: hour_of(key.period), ..*key }).or_insert((*account, 0, 0));
-        entry.1 += n;
-        entry.2 += latency;
-    }
-    let rollups =
-        [("usage_minute", "minute", rollup.into_iter().collect::<Vec<_>>()), ("usage_hour", "hour", hourly.into_iter().collect())];
+    let hourly = coarsen(&rollup, hour_of);
+    let daily = coarsen(&hourly, day_of);
+    let rollups = [
+        ("usage_minute", "minute", rollup.into_iter().collect::<Vec<_>>()),
+        ("usage_hour", "hour", hourly.into_iter().collect()),
+        ("usage_day", "day", daily.into_iter().collect()),
+    ];
     macro_rules! write_all {
         ($tx:expr) => {{
             for chunk in records.chunks(ROWS_PER_STATEMENT) {
@@ -273,7 +290,7 @@ pub async fn write_batch(db: &Db, records: &[RequestRecord]) -> Result<(), sqlx:
                             .push_bind(*latency);
                     });
                     upsert.push(format!(
-                        " on conflict ({period}, api_key_id, route, outcome, code) do update set \
+                        " on conflict (account_id, {period}, api_key_id, route, outcome, code) do update set \
                          requests = {table}.requests + excluded.requests, \
                          latency_us_total = {table}.latency_us_total + excluded.latency_us_total"
                     ));

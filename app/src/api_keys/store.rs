@@ -142,7 +142,7 @@ pub async fn lookup(db: &Db, key_hash: &str) -> Result<Option<KeyLookup>, sqlx::
 /// Accepted requests of the account since `since` (the start of its month), from the rollup.
 pub async fn accepted_requests_since(db: &Db, account_id: Uuid, since: OffsetDateTime) -> Result<i64, sqlx::Error> {
     let total: Option<i64> = on_db!(db, pool => sqlx::query_scalar(
-        "select cast(sum(requests) as bigint) from usage_hour where account_id = $1 and hour >= $2 and outcome = 'accepted'")
+        "select cast(sum(requests) as bigint) from usage_day where account_id = $1 and day >= $2 and outcome = 'accepted'")
         .bind(account_id).bind(Ts(since)).fetch_one(pool).await)?;
     Ok(total.unwrap_or(0))
 }

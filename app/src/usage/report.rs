@@ -18,8 +18,12 @@ pub fn window_of(range: Range, account_id: Uuid, api_key_id: Option<Uuid>, now: 
     let start = end - bucket * range.buckets() as i64;
     let at = |s: i64| OffsetDateTime::from_unix_timestamp(s).unwrap_or(OffsetDateTime::UNIX_EPOCH);
     Window {
-        // Hours are exact for every bucket but the quarter hour, which only minutes can fill.
-        rollup: if bucket < 3600 { Rollup::Minute } else { Rollup::Hour },
+        // The coarsest rollup whose periods fit the buckets exactly: the fewest rows to read.
+        rollup: match bucket {
+            b if b < 3600 => Rollup::Minute,
+            b if b < 86_400 => Rollup::Hour,
+            _ => Rollup::Day,
+        },
         account_id,
         api_key_id,
         from: at(start),
@@ -44,15 +48,34 @@ pub async fn build(
         })
         .collect();
     let mut latency_us = vec![0i64; buckets.len()];
-    for (period, outcome, requests, latency) in store::series(db, &window).await? {
-        let index = (period.unix_timestamp() - start).div_euclid(bucket_seconds);
-        let Some(bucket) = usize::try_from(index).ok().and_then(|i| buckets.get_mut(i)) else { continue };
-        match outcome.as_str() {
-            "accepted" => bucket.accepted += requests,
-            "refused" => bucket.refused += requests,
-            _ => bucket.failed += requests,
+    let mut routes: HashMap<String, i64> = HashMap::new();
+    let mut codes: HashMap<String, i64> = HashMap::new();
+    let mut keys: HashMap<Uuid, (i64, i64)> = HashMap::new();
+    // One read of the window; every figure of the report comes from it.
+    for row in store::rows(db, &window).await? {
+        let index = (row.period.unix_timestamp() - start).div_euclid(bucket_seconds);
+        let Some(i) = usize::try_from(index).ok().filter(|i| *i < buckets.len()) else { continue };
+        let bucket = &mut buckets[i];
+        let key = keys.entry(row.api_key_id).or_default();
+        // Per key, "refused" is what the gateway turned away and "accepted" everything it let through.
+        let n = row.requests;
+        match row.outcome.as_str() {
+            "accepted" => {
+                bucket.accepted += n;
+                key.0 += n;
+            }
+            "refused" => {
+                bucket.refused += n;
+                key.1 += n;
+                *codes.entry(row.code).or_default() += n;
+            }
+            _ => {
+                bucket.failed += n;
+                key.0 += n;
+            }
         }
-        latency_us[index as usize] += latency;
+        latency_us[i] += row.latency_us_total;
+        *routes.entry(row.route).or_default() += row.requests;
     }
     for (bucket, latency) in buckets.iter_mut().zip(&latency_us) {
         bucket.mean_latency_ms = mean_ms(*latency, bucket.total());
@@ -60,11 +83,28 @@ pub async fn build(
     let total = |f: fn(&Bucket) -> i64| buckets.iter().map(f).sum::<i64>();
     let (accepted, refused, failed) = (total(|b| b.accepted), total(|b| b.refused), total(|b| b.failed));
     let mean_latency_ms = mean_ms(latency_us.iter().sum(), accepted + refused + failed);
+    let by_key = if api_key_id.is_none() { name_keys(db, account_id, keys).await? } else { Vec::new() };
+    let mut top_routes = ranked(routes);
+    top_routes.truncate(10);
+    Ok(UsageReport {
+        range,
+        bucket_seconds,
+        buckets,
+        accepted,
+        refused,
+        failed,
+        mean_latency_ms,
+        by_key,
+        top_routes,
+        refusals: ranked(codes),
+    })
+}
 
-    let by_key = if api_key_id.is_none() { per_key(db, &window).await? } else { Vec::new() };
-    let top_routes = store::top_routes(db, &window, 10).await?.into_iter().map(|(name, requests)| Count { name, requests }).collect();
-    let refusals = store::refusals(db, &window).await?.into_iter().map(|(name, requests)| Count { name, requests }).collect();
-    Ok(UsageReport { range, bucket_seconds, buckets, accepted, refused, failed, mean_latency_ms, by_key, top_routes, refusals })
+/// Most requests first; ties by name.
+fn ranked(counts: HashMap<String, i64>) -> Vec<Count> {
+    let mut counts: Vec<Count> = counts.into_iter().map(|(name, requests)| Count { name, requests }).collect();
+    counts.sort_by(|a, b| b.requests.cmp(&a.requests).then_with(|| a.name.cmp(&b.name)));
+    counts
 }
 
 const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -96,22 +136,15 @@ fn mean_ms(latency_us: i64, requests: i64) -> Option<f64> {
 }
 
 /// Requests per key, busiest first, named as the owner knows them (keys since deleted show as such).
-async fn per_key(db: &Db, window: &Window) -> Result<Vec<KeyUsage>, sqlx::Error> {
-    let keys: HashMap<Uuid, _> =
-        crate::api_keys::store::list_keys(db, window.account_id).await?.into_iter().map(|k| (k.api_key_id, k)).collect();
-    let mut usage: HashMap<Uuid, KeyUsage> = HashMap::new();
-    for (key_id, outcome, requests) in store::per_key(db, window).await? {
-        let entry = usage.entry(key_id).or_insert_with(|| match keys.get(&key_id) {
-            Some(k) => KeyUsage { id: key_id.to_string(), label: k.label.clone(), masked: k.masked(), accepted: 0, refused: 0 },
-            None => KeyUsage { id: key_id.to_string(), label: "Deleted key".into(), masked: String::new(), accepted: 0, refused: 0 },
-        });
-        if outcome == "refused" {
-            entry.refused += requests;
-        } else {
-            entry.accepted += requests;
-        }
-    }
-    let mut usage: Vec<KeyUsage> = usage.into_values().collect();
+async fn name_keys(db: &Db, account_id: Uuid, counts: HashMap<Uuid, (i64, i64)>) -> Result<Vec<KeyUsage>, sqlx::Error> {
+    let keys: HashMap<Uuid, _> = crate::api_keys::store::list_keys(db, account_id).await?.into_iter().map(|k| (k.api_key_id, k)).collect();
+    let mut usage: Vec<KeyUsage> = counts
+        .into_iter()
+        .map(|(id, (accepted, refused))| match keys.get(&id) {
+            Some(k) => KeyUsage { id: id.to_string(), label: k.label.clone(), masked: k.masked(), accepted, refused },
+            None => KeyUsage { id: id.to_string(), label: "Deleted key".into(), masked: String::new(), accepted, refused },
+        })
+        .collect();
     usage.sort_by(|a, b| (b.accepted + b.refused).cmp(&(a.accepted + a.refused)).then_with(|| a.label.cmp(&b.label)));
     Ok(usage)
 }
@@ -131,7 +164,8 @@ mod tests {
         assert_eq!((week.from, week.to), (datetime!(2026-11-18 11:00 UTC), datetime!(2026-11-25 11:00 UTC)));
         let quarter = window_of(Range::Quarter, Uuid::nil(), None, now);
         assert_eq!((quarter.from, quarter.to), (datetime!(2026-08-28 00:00 UTC), datetime!(2026-11-26 00:00 UTC)));
-        assert_eq!(quarter.rollup, Rollup::Hour);
+        assert_eq!(quarter.rollup, Rollup::Day);
+        assert_eq!(week.rollup, Rollup::Hour);
         assert_eq!(quarter.to - quarter.from, Duration::days(90));
     }
 }

@@ -1,5 +1,6 @@
-//! Aggregates over the rollups `usage_minute` and `usage_hour`. Every query is bounded by the
-//! account (and optionally one of its keys) and a time window, which the rollups' indexes cover.
+//! Reading the rollups `usage_minute`, `usage_hour` and `usage_day`. Their keys start with the
+//! account and the period, so one account's rows of one window lie together and are read in
+//! one range scan; every aggregate is then made in Rust from that one read.
 
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -12,6 +13,7 @@ use crate::on_db;
 pub enum Rollup {
     Minute,
     Hour,
+    Day,
 }
 
 impl Rollup {
@@ -19,11 +21,12 @@ impl Rollup {
         match self {
             Rollup::Minute => ("usage_minute", "minute"),
             Rollup::Hour => ("usage_hour", "hour"),
+            Rollup::Day => ("usage_day", "day"),
         }
     }
 }
 
-/// The rows of one account (and maybe one key) in `[from, to)`.
+/// The rows of one account (and optionally one of its keys) in `[from, to)`.
 #[derive(Clone, Copy, Debug)]
 pub struct Window {
     pub rollup: Rollup,
@@ -33,60 +36,29 @@ pub struct Window {
     pub to: OffsetDateTime,
 }
 
-impl Window {
-    /// `select {select} from <rollup> where <window> [extra] group by {group}`, binding $1–$4.
-    fn sql(&self, select: &str, extra: &str, group: &str) -> String {
-        let (table, column) = self.rollup.table_and_column();
-        let select = select.replace("{period}", column);
-        let group = group.replace("{period}", column);
-        let key = if self.api_key_id.is_some() { " and api_key_id = $4" } else { "" };
-        format!("select {select} from {table} where account_id = $1 and {column} >= $2 and {column} < $3{key}{extra} group by {group}")
-    }
+/// One rollup row: requests of one key, route, outcome and code in one period.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct UsageRow {
+    pub period: OffsetDateTime,
+    pub api_key_id: Uuid,
+    pub route: String,
+    pub outcome: String,
+    pub code: String,
+    pub requests: i64,
+    pub latency_us_total: i64,
 }
 
-macro_rules! fetch_window {
-    ($db:expr, $window:expr, $sql:expr, $row:ty) => {{
-        let sql = $sql;
-        let w = $window;
-        on_db!($db, pool => {
-            let query = sqlx::query_as::<_, $row>(&sql).bind(w.account_id).bind(Ts(w.from)).bind(Ts(w.to));
-            let query = match w.api_key_id { Some(key) => query.bind(key), None => query };
-            query.fetch_all(pool).await
-        })
-    }};
-}
-
-/// Requests and summed latency per period and outcome.
-pub async fn series(db: &Db, window: &Window) -> Result<Vec<(OffsetDateTime, String, i64, i64)>, sqlx::Error> {
-    let sql =
-        window.sql("{period}, outcome, cast(sum(requests) as bigint), cast(sum(latency_us_total) as bigint)", "", "{period}, outcome");
-    fetch_window!(db, window, sql, (OffsetDateTime, String, i64, i64))
-}
-
-/// Requests per key and outcome.
-pub async fn per_key(db: &Db, window: &Window) -> Result<Vec<(Uuid, String, i64)>, sqlx::Error> {
-    let sql = window.sql("api_key_id, outcome, cast(sum(requests) as bigint)", "", "api_key_id, outcome");
-    fetch_window!(db, window, sql, (Uuid, String, i64))
-}
-
-/// The busiest routes, most requests first.
-pub async fn top_routes(db: &Db, window: &Window, limit: usize) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    let sql = window.sql("route, cast(sum(requests) as bigint) as n", "", "route") + &format!(" order by n desc, route limit {limit}");
-    fetch_window!(db, window, sql, (String, i64))
-}
-
-/// Refused requests per refusal code, most first.
-pub async fn refusals(db: &Db, window: &Window) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    let sql = window.sql("code, cast(sum(requests) as bigint) as n", " and outcome = 'refused'", "code") + " order by n desc, code";
-    fetch_window!(db, window, sql, (String, i64))
-}
-
-/// The rollup rows themselves, oldest first (the developer's CSV export).
-pub async fn rows(db: &Db, window: &Window) -> Result<Vec<(OffsetDateTime, Uuid, String, String, String, i64, i64)>, sqlx::Error> {
-    let sql = window.sql(
-        "{period}, api_key_id, route, outcome, code, cast(sum(requests) as bigint), cast(sum(latency_us_total) as bigint)",
-        "",
-        "{period}, api_key_id, route, outcome, code",
-    ) + " order by 1, 2, 3, 4, 5";
-    fetch_window!(db, window, sql, (OffsetDateTime, Uuid, String, String, String, i64, i64))
+/// Every row of the window, oldest first.
+pub async fn rows(db: &Db, window: &Window) -> Result<Vec<UsageRow>, sqlx::Error> {
+    let (table, column) = window.rollup.table_and_column();
+    let key = if window.api_key_id.is_some() { " and api_key_id = $4" } else { "" };
+    let sql = format!(
+        "select {column} as period, api_key_id, route, outcome, code, requests, latency_us_total from {table}
+         where account_id = $1 and {column} >= $2 and {column} < $3{key} order by {column}, api_key_id, route, outcome, code"
+    );
+    on_db!(db, pool => {
+        let query = sqlx::query_as::<_, UsageRow>(&sql).bind(window.account_id).bind(Ts(window.from)).bind(Ts(window.to));
+        let query = match window.api_key_id { Some(k) => query.bind(k), None => query };
+        query.fetch_all(pool).await
+    })
 }

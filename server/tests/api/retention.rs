@@ -51,13 +51,14 @@ on_both_backends! {
         }
         let now = app::db::now();
         let swept = app::retention::sweep(&app.db, now + Duration::days(app::retention::REQUEST_LOG_DAYS - 1)).await.unwrap();
-        assert_eq!((swept.request_logs, swept.usage_minutes, swept.usage_hours), (0, 0, 0), "kept for 730 days");
+        assert_eq!((swept.request_logs, swept.usage_minutes, swept.usage_hours, swept.usage_days), (0, 0, 0, 0), "kept for 730 days");
         assert_eq!(app.count_all("request_log").await, 1);
         let swept = app::retention::sweep(&app.db, now + Duration::days(app::retention::REQUEST_LOG_DAYS + 1)).await.unwrap();
-        assert_eq!((swept.request_logs, swept.usage_minutes, swept.usage_hours), (1, 1, 1));
+        assert_eq!((swept.request_logs, swept.usage_minutes, swept.usage_hours, swept.usage_days), (1, 1, 1, 1));
         assert_eq!(app.count_all("request_log").await, 0);
         assert_eq!(app.count_all("usage_minute").await, 0);
         assert_eq!(app.count_all("usage_hour").await, 0);
+        assert_eq!(app.count_all("usage_day").await, 0);
         assert_eq!(app.count_all("api_key").await, 1, "keys stay with the account");
     }
 }
