@@ -40,10 +40,10 @@ pub fn clean_text(text: &str, max: usize) -> String {
 #[cfg(feature = "ssr")]
 pub async fn current() -> ClientInfo {
     use axum::extract::ConnectInfo;
-    let state = leptos::prelude::expect_context::<crate::state::AppState>();
+    let trusted = leptos::prelude::use_context::<crate::state::AppState>().map(|s| s.config.trusted_proxies.clone()).unwrap_or_default();
     let headers: HeaderMap = leptos_axum::extract().await.unwrap_or_default();
     let peer = leptos_axum::extract::<ConnectInfo<SocketAddr>>().await.ok().map(|c| c.0);
-    ClientInfo::from_parts(peer, &headers, &state.config.trusted_proxies)
+    ClientInfo::from_parts(peer, &headers, &trusted)
 }
 
 #[cfg(test)]

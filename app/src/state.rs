@@ -25,6 +25,13 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The state of the request being served. Absent only when a page render was abandoned
+    /// while one of its resources still runs: that resource then fails quietly rather than
+    /// panicking the connection's task.
+    pub fn current() -> Result<AppState, crate::error::AppError> {
+        leptos::prelude::use_context::<AppState>().ok_or(crate::error::AppError::Internal)
+    }
+
     /// Sends in the background: the answer to the user does not wait for (or reveal) the mail.
     pub fn send_mail_later(&self, mail: Mail) {
         let mailer = self.mailer.clone();

@@ -209,7 +209,7 @@ pub async fn sign_up(
     accept_terms: Option<String>,
 ) -> Result<(), AppError> {
     let started = tokio::time::Instant::now();
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let client = crate::client::current().await;
 
     let profile = check_profile(&email, &display_name, organisation, country)?;
@@ -307,7 +307,7 @@ pub async fn get_viewer() -> Result<Option<Viewer>, AppError> {
 #[server(prefix = "/rpc", endpoint = "account_overview")]
 pub async fn get_account_overview() -> Result<AccountOverview, AppError> {
     use crate::consent::{document, store::list_consents};
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     crate::sessions::auth::no_store();
     let a = crate::sessions::auth::require_account().await?;
     let accepted = list_consents(&state.db, a.account_id)

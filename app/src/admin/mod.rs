@@ -145,7 +145,7 @@ pub mod guard {
         let account = crate::sessions::auth::require_account().await?;
         crate::sessions::auth::no_store();
         if account.role != "admin" {
-            let state = expect_context::<crate::state::AppState>();
+            let state = crate::state::AppState::current()?;
             let client = crate::client::current().await;
             crate::events::store::record(
                 &state.db,
@@ -228,7 +228,7 @@ pub async fn admin_accounts(
     #[server(default)] sort: String,
     #[server(default)] page: String,
 ) -> Result<AccountList, AppError> {
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     guard::require_admin().await?;
     if search.chars().count() > 254 {
         return Err(AppError::invalid("search", "Search for at most 254 characters."));
@@ -245,7 +245,7 @@ pub async fn admin_accounts(
 
 #[server(prefix = "/rpc", endpoint = "admin_account")]
 pub async fn admin_account(account_id: String) -> Result<AccountDetail, AppError> {
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let admin = guard::require_admin().await?;
     let id = uuid::Uuid::parse_str(&account_id).map_err(|_| AppError::NotFound)?;
     let account = crate::accounts::store::find_account(&state.db, id).await?.ok_or(AppError::NotFound)?;
@@ -285,7 +285,7 @@ pub async fn admin_account(account_id: String) -> Result<AccountDetail, AppError
 /// and refuses its keys at once on every instance.
 #[server(prefix = "/rpc", endpoint = "admin_set_status")]
 pub async fn admin_set_status(account_id: String, action: String) -> Result<(), AppError> {
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let admin = guard::require_admin().await?;
     let id = uuid::Uuid::parse_str(&account_id).map_err(|_| AppError::NotFound)?;
     let (status, kind) = match action.as_str() {
@@ -310,7 +310,7 @@ pub async fn admin_set_status(account_id: String, action: String) -> Result<(), 
 
 #[server(prefix = "/rpc", endpoint = "admin_set_plan")]
 pub async fn admin_set_plan(account_id: String, plan: String) -> Result<(), AppError> {
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let admin = guard::require_admin().await?;
     let id = uuid::Uuid::parse_str(&account_id).map_err(|_| AppError::NotFound)?;
     if !state.config.plans.iter().any(|p| p.name == plan) {
@@ -326,7 +326,7 @@ pub async fn admin_set_plan(account_id: String, plan: String) -> Result<(), AppE
 
 #[server(prefix = "/rpc", endpoint = "admin_resend_verification")]
 pub async fn admin_resend_verification(account_id: String) -> Result<(), AppError> {
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let admin = guard::require_admin().await?;
     let id = uuid::Uuid::parse_str(&account_id).map_err(|_| AppError::NotFound)?;
     let account = crate::accounts::store::find_account(&state.db, id).await?.ok_or(AppError::NotFound)?;
@@ -387,7 +387,7 @@ pub async fn admin_log_query(db: &crate::db::Db, filter: &AdminLogFilter, limit:
 
 #[server(prefix = "/rpc", endpoint = "admin_logs")]
 pub async fn admin_logs(#[server(default)] filter: AdminLogFilter) -> Result<AdminLogPage, AppError> {
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     guard::require_admin().await?;
     let query = admin_log_query(&state.db, &filter, crate::usage::log::PAGE_SIZE).await?;
     let (rows, older) = crate::usage::log::rows(&state.db, &query).await?;
@@ -408,7 +408,7 @@ pub async fn admin_logs(#[server(default)] filter: AdminLogFilter) -> Result<Adm
 
 #[server(prefix = "/rpc", endpoint = "admin_events")]
 pub async fn admin_events(#[server(default)] filter: EventFilter) -> Result<EventPage, AppError> {
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     guard::require_admin().await?;
     let kind = crate::usage::log::given(&filter.kind);
     if kind.as_ref().is_some_and(|k| k.len() > 64 || !k.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_')) {

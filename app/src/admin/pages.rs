@@ -9,7 +9,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use super::*;
 use crate::api_keys::thousands;
 use crate::ui::{FieldError, FormError, PageError, SignedInOnly, action_error};
-use crate::usage::{REFUSAL_CODES, encode};
+use crate::usage::{OutcomeAndReasonFields, encode};
 
 #[component]
 fn AdminNav() -> impl IntoView {
@@ -267,20 +267,7 @@ pub fn AdminLogsPage() -> impl IntoView {
                 <div class="field"><label for="filter-route">"Path starts with"</label><input id="filter-route" name="route" placeholder="/api/v1/" value=value("route") /></div>
                 <div class="field"><label for="filter-method">"Method"</label><input id="filter-method" name="method" size="7" value=value("method") /></div>
                 <div class="field"><label for="filter-status">"Status"</label><input id="filter-status" name="status" inputmode="numeric" size="4" value=value("status") /></div>
-                <div class="field">
-                    <label for="filter-outcome">"Outcome"</label>
-                    <select id="filter-outcome" name="outcome">
-                        <option value="">"Any"</option>
-                        {["accepted", "refused", "failed"].into_iter().map(|o| view! { <option value=o selected=value("outcome") == o>{o}</option> }).collect_view()}
-                    </select>
-                </div>
-                <div class="field">
-                    <label for="filter-code">"Reason"</label>
-                    <select id="filter-code" name="code">
-                        <option value="">"Any"</option>
-                        {REFUSAL_CODES.iter().map(|c| view! { <option value=*c selected=value("code") == *c>{*c}</option> }).collect_view()}
-                    </select>
-                </div>
+                <OutcomeAndReasonFields outcome=value("outcome") code=value("code") />
                 <div class="field"><label for="filter-ip">"IP"</label><input id="filter-ip" name="ip" value=value("ip") /></div>
                 <div class="field"><label for="filter-from">"From (UTC)"</label><input id="filter-from" name="from" type="datetime-local" value=value("from") /></div>
                 <div class="field"><label for="filter-to">"To (UTC)"</label><input id="filter-to" name="to" type="datetime-local" value=value("to") /></div>

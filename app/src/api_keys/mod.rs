@@ -79,7 +79,7 @@ pub struct IssuedKey {
 
 #[server(prefix = "/rpc", endpoint = "keys_overview")]
 pub async fn get_keys_overview() -> Result<KeysOverview, AppError> {
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
     crate::sessions::auth::no_store();
     let now = crate::db::now();
@@ -100,7 +100,7 @@ pub async fn get_keys_overview() -> Result<KeysOverview, AppError> {
 /// Creates a key for a confirmed, active account and shows it once.
 #[server(prefix = "/rpc", endpoint = "create_key")]
 pub async fn create_key(label: String, key_type: String, expires_in: String) -> Result<IssuedKey, AppError> {
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
     let label = issue::check_label(&label)?;
     let key_type = format::KeyType::parse(&key_type).ok_or_else(|| AppError::invalid("key_type", "Choose live or test."))?;
@@ -112,7 +112,7 @@ pub async fn create_key(label: String, key_type: String, expires_in: String) -> 
 /// Replaces a key by a new one; the old one keeps working for the chosen grace period.
 #[server(prefix = "/rpc", endpoint = "roll_key")]
 pub async fn roll_key(key_id: String, grace: String) -> Result<IssuedKey, AppError> {
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
     let key_id = uuid::Uuid::parse_str(&key_id).map_err(|_| AppError::NotFound)?;
     let grace = issue::parse_grace(&grace)?;
@@ -123,7 +123,7 @@ pub async fn roll_key(key_id: String, grace: String) -> Result<IssuedKey, AppErr
 /// Stops a key at once.
 #[server(prefix = "/rpc", endpoint = "revoke_key")]
 pub async fn revoke_key(key_id: String) -> Result<(), AppError> {
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
     let key_id = uuid::Uuid::parse_str(&key_id).map_err(|_| AppError::NotFound)?;
     let client = crate::client::current().await;
@@ -136,7 +136,7 @@ pub async fn revoke_key(key_id: String) -> Result<(), AppError> {
 /// Issues a fresh key and mails it (only where the installation allows mailing keys).
 #[server(prefix = "/rpc", endpoint = "email_me_a_key")]
 pub async fn email_me_a_key() -> Result<(), AppError> {
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
     if !state.config.email_api_keys {
         return Err(AppError::message("This portal does not send keys by email."));

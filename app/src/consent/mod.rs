@@ -97,7 +97,7 @@ pub mod text {
 #[server(prefix = "/rpc", endpoint = "legal_document")]
 pub async fn legal_document(slug: String) -> Result<RenderedDocument, AppError> {
     let doc = document(&slug).ok_or(AppError::NotFound)?;
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let markdown = text::markdown(doc, &state.config);
     Ok(RenderedDocument {
         title: doc.title.into(),

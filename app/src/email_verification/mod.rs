@@ -68,7 +68,7 @@ pub async fn confirm_email(token: String) -> Result<(), AppError> {
         kind,
         store::{NewEvent, record},
     };
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let now = crate::db::now();
     let invalid =
         || AppError::message("This link is invalid or has expired, or the address is already confirmed. Sign in to send a new link.");
@@ -107,7 +107,7 @@ pub async fn resend_verification() -> Result<String, AppError> {
         store::{NewEvent, record},
     };
     use crate::throttle::{self, store as throttle_store};
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
     if account.email_verified_at.is_some() {
         return Ok("Your email address is already confirmed.".into());

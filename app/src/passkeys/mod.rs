@@ -234,7 +234,7 @@ mod server {
 /// Whether the server can run passkey ceremonies (off when the public URL is an IP address).
 #[server(prefix = "/rpc", endpoint = "passkeys_available")]
 pub async fn passkeys_available() -> Result<bool, AppError> {
-    Ok(expect_context::<crate::state::AppState>().webauthn.is_some())
+    Ok(crate::state::AppState::current()?.webauthn.is_some())
 }
 
 /// Sign-up, step 1: the form is checked like a password sign-up, then the browser gets options
@@ -250,7 +250,7 @@ pub async fn passkey_sign_up_start(
     use crate::accounts::{check_acceptance, check_profile};
     use ceremony::Purpose;
 
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let profile = check_profile(&email, &display_name, organisation, country)?;
     check_acceptance(accept_terms.as_deref())?;
     let webauthn = server::relying_party(&state)?;
@@ -271,7 +271,7 @@ pub async fn passkey_sign_up_finish(credential: String) -> Result<String, AppErr
     use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
     let started = tokio::time::Instant::now();
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let client = crate::client::current().await;
     let session = crate::sessions::auth::session().await?;
     let pending: server::SignUpPending = ceremony::take(&session, Purpose::SignUp).await?;
@@ -292,7 +292,7 @@ pub async fn passkey_sign_up_finish(credential: String) -> Result<String, AppErr
 /// page shows it behind a button or in the email field's autofill.
 #[server(prefix = "/rpc", endpoint = "passkey_sign_in_start")]
 pub async fn passkey_sign_in_start() -> Result<String, AppError> {
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let webauthn = server::relying_party(&state)?;
     let (options, authentication) = webauthn.start_discoverable_authentication().map_err(server::could_not_start)?;
     let session = crate::sessions::auth::session().await?;
@@ -313,7 +313,7 @@ pub async fn passkey_sign_in_finish(credential: String) -> Result<String, AppErr
     use crate::throttle::{self, store as throttle_store};
     use webauthn_rs::prelude::{DiscoverableAuthentication, DiscoverableKey, PublicKeyCredential, WebauthnError};
 
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let client = crate::client::current().await;
     let now = crate::db::now();
     let session = crate::sessions::auth::session().await?;
@@ -442,7 +442,7 @@ pub async fn reauthenticate_with_password(password: String) -> Result<(), AppErr
     };
     use crate::throttle::{self, store as throttle_store};
 
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
     let client = crate::client::current().await;
     let now = crate::db::now();
@@ -472,7 +472,7 @@ pub async fn reauthenticate_with_password(password: String) -> Result<(), AppErr
 /// "Confirm it's you" with one of the account's own passkeys, step 1.
 #[server(prefix = "/rpc", endpoint = "reauthenticate_with_passkey_start")]
 pub async fn reauthenticate_with_passkey_start() -> Result<String, AppError> {
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
     let webauthn = server::relying_party(&state)?;
     let passkeys: Vec<_> = server::passkeys_of(&state, account.account_id).await?.into_iter().map(|(_, p)| p).collect();
@@ -500,7 +500,7 @@ pub async fn reauthenticate_with_passkey_finish(credential: String) -> Result<()
     use crate::throttle::{self, store as throttle_store};
     use webauthn_rs::prelude::PublicKeyCredential;
 
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
     let client = crate::client::current().await;
     let now = crate::db::now();
@@ -549,7 +549,7 @@ pub async fn reauthenticate_with_passkey_finish(credential: String) -> Result<()
 #[server(prefix = "/rpc", endpoint = "security_overview")]
 pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
     crate::sessions::auth::no_store();
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
     let passkeys = store::list_passkeys_of_account(&state.db, account.account_id).await?;
     Ok(SecurityOverview {
@@ -565,7 +565,7 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
 /// passkeys are excluded so a device does not register twice.
 #[server(prefix = "/rpc", endpoint = "add_passkey_start")]
 pub async fn add_passkey_start() -> Result<String, AppError> {
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_recent_authentication().await?;
     let webauthn = server::relying_party(&state)?;
     let existing = server::passkeys_of(&state, account.account_id).await?.into_iter().map(|(_, p)| p.cred_id().clone()).collect();
@@ -587,7 +587,7 @@ pub async fn add_passkey_finish(credential: String) -> Result<PasskeyInfo, AppEr
     };
     use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
     let client = crate::client::current().await;
     let session = crate::sessions::auth::session().await?;
@@ -631,7 +631,7 @@ pub async fn rename_passkey(passkey_id: String, name: String) -> Result<(), AppE
         kind,
         store::{NewEvent, record},
     };
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
     let name = names::check_name(&name).map_err(|m| AppError::invalid("name", m))?;
     let passkey_id = uuid::Uuid::parse_str(&passkey_id).map_err(|_| AppError::NotFound)?;
@@ -661,7 +661,7 @@ pub async fn remove_passkey(passkey_id: String) -> Result<(), AppError> {
         store::{NewEvent, record},
     };
     use store::Removal;
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_recent_authentication().await?;
     let passkey_id = uuid::Uuid::parse_str(&passkey_id).map_err(|_| AppError::NotFound)?;
     match store::remove_passkey_keeping_a_way_in(&state.db, account.account_id, passkey_id).await? {

@@ -169,7 +169,7 @@ pub async fn request_password_reset(email: String) -> Result<String, AppError> {
 
     let started = tokio::time::Instant::now();
     validate_email(&email).map_err(|m| AppError::invalid("email", m))?;
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let client = crate::client::current().await;
     let now = crate::db::now();
     let email_normalized = normalize_email(&email);
@@ -249,7 +249,7 @@ pub async fn reset_password(token: String, new_password: String) -> Result<(), A
         store::{NewEvent, record},
     };
 
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let client = crate::client::current().await;
     let now = crate::db::now();
     let invalid_link = || AppError::message("This link is invalid or has expired. Ask for a new one.");
@@ -288,7 +288,7 @@ pub async fn change_password(current_password: String, new_password: String, sig
         store::{NewEvent, record},
     };
 
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
     let client = crate::client::current().await;
     let now = crate::db::now();
@@ -340,7 +340,7 @@ pub async fn set_password(new_password: String) -> Result<String, AppError> {
         store::{NewEvent, record},
     };
 
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_recent_authentication().await?;
     if account.password_hash.is_some() {
         return Err(AppError::message("Your account already has a password: change it instead."));

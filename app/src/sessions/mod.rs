@@ -64,7 +64,7 @@ pub mod auth {
     /// The signed-in, active account of this request, if any. A session past its absolute
     /// timeout, or of an account that is gone or suspended, is ended here.
     pub async fn current_account() -> Result<Option<Account>, AppError> {
-        let state = expect_context::<AppState>();
+        let state = AppState::current()?;
         account_of(&state, &session().await?).await
     }
 
@@ -158,7 +158,7 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     };
     use crate::throttle::{self, store as throttle_store};
 
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let client = crate::client::current().await;
     let now = crate::db::now();
     let email_key = format!("signin:acct:{}", normalize_email(&email));
@@ -242,7 +242,7 @@ pub async fn sign_out() -> Result<(), AppError> {
         kind,
         store::{NewEvent, record},
     };
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let account = auth::current_account().await?;
     let session = auth::session().await?;
     session.flush().await.map_err(|_| AppError::Internal)?;

@@ -212,7 +212,7 @@ pub const REFUSAL_CODES: &[&str] = &[
 
 #[server(prefix = "/rpc", endpoint = "dashboard_usage")]
 pub async fn get_dashboard_usage(#[server(default)] range: String) -> Result<DashboardUsage, AppError> {
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
     crate::sessions::auth::no_store();
     let now = crate::db::now();
@@ -229,7 +229,7 @@ pub async fn get_key_usage(
     #[server(default)] range: String,
     #[server(default)] filter: RequestFilter,
 ) -> Result<KeyUsagePage, AppError> {
-    let state = expect_context::<crate::state::AppState>();
+    let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
     crate::sessions::auth::no_store();
     let key_id = uuid::Uuid::parse_str(&key_id).map_err(|_| AppError::NotFound)?;

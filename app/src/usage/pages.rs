@@ -168,8 +168,25 @@ pub fn KeyPage() -> impl IntoView {
     }
 }
 
-fn selected(current: &Option<String>, value: &str) -> bool {
-    current.as_deref() == Some(value)
+/// The two select boxes every request-log filter has: outcome and refusal reason, with the current choices selected.
+#[component]
+pub fn OutcomeAndReasonFields(outcome: String, code: String) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for="filter-outcome">"Outcome"</label>
+            <select id="filter-outcome" name="outcome">
+                <option value="">"Any"</option>
+                {["accepted", "refused", "failed"].into_iter().map(|o| view! { <option value=o selected=outcome == o>{o}</option> }).collect_view()}
+            </select>
+        </div>
+        <div class="field">
+            <label for="filter-code">"Reason"</label>
+            <select id="filter-code" name="code">
+                <option value="">"Any"</option>
+                {REFUSAL_CODES.iter().map(|c| view! { <option value=*c selected=code == *c>{*c}</option> }).collect_view()}
+            </select>
+        </div>
+    }
 }
 
 #[component]
@@ -205,20 +222,7 @@ fn RequestLog(base: String, page: Result<RequestPage, AppError>, filter: Request
             <h2 id="requests-heading">"Requests"</h2>
             <Form method="GET" action=base.clone() attr:class="filters" attr:aria-label="Filter requests">
                 <input type="hidden" name="range" value=range.clone() />
-                <div class="field">
-                    <label for="filter-outcome">"Outcome"</label>
-                    <select id="filter-outcome" name="outcome">
-                        <option value="">"Any"</option>
-                        {["accepted", "refused", "failed"].into_iter().map(|o| view! { <option value=o selected=selected(&filter.outcome, o)>{o}</option> }).collect_view()}
-                    </select>
-                </div>
-                <div class="field">
-                    <label for="filter-code">"Reason"</label>
-                    <select id="filter-code" name="code">
-                        <option value="">"Any"</option>
-                        {REFUSAL_CODES.iter().map(|c| view! { <option value=*c selected=selected(&filter.code, c)>{*c}</option> }).collect_view()}
-                    </select>
-                </div>
+                <OutcomeAndReasonFields outcome=filter.outcome.clone().unwrap_or_default() code=filter.code.clone().unwrap_or_default() />
                 <div class="field"><label for="filter-method">"Method"</label><input id="filter-method" name="method" size="7" value=filter.method.clone().unwrap_or_default() /></div>
                 <div class="field"><label for="filter-route">"Path starts with"</label><input id="filter-route" name="route" placeholder="/api/v1/" value=filter.route.clone().unwrap_or_default() /></div>
                 <div class="field"><label for="filter-status">"Status"</label><input id="filter-status" name="status" inputmode="numeric" size="4" value=filter.status.clone().unwrap_or_default() /></div>

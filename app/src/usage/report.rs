@@ -51,31 +51,23 @@ pub async fn build(
     let mut routes: HashMap<String, i64> = HashMap::new();
     let mut codes: HashMap<String, i64> = HashMap::new();
     let mut keys: HashMap<Uuid, (i64, i64)> = HashMap::new();
-    // One read of the window; every figure of the report comes from it.
-    for row in store::rows(db, &window).await? {
+    for row in store::per_period(db, &window).await? {
         let index = (row.period.unix_timestamp() - start).div_euclid(bucket_seconds);
         let Some(i) = usize::try_from(index).ok().filter(|i| *i < buckets.len()) else { continue };
-        let bucket = &mut buckets[i];
-        let key = keys.entry(row.api_key_id).or_default();
+        let (bucket, key, n) = (&mut buckets[i], keys.entry(row.api_key_id).or_default(), row.requests);
         // Per key, "refused" is what the gateway turned away and "accepted" everything it let through.
-        let n = row.requests;
         match row.outcome.as_str() {
-            "accepted" => {
-                bucket.accepted += n;
-                key.0 += n;
-            }
-            "refused" => {
-                bucket.refused += n;
-                key.1 += n;
-                *codes.entry(row.code).or_default() += n;
-            }
-            _ => {
-                bucket.failed += n;
-                key.0 += n;
-            }
+            "accepted" => (bucket.accepted, key.0) = (bucket.accepted + n, key.0 + n),
+            "refused" => (bucket.refused, key.1) = (bucket.refused + n, key.1 + n),
+            _ => (bucket.failed, key.0) = (bucket.failed + n, key.0 + n),
         }
         latency_us[i] += row.latency_us_total;
+    }
+    for row in store::per_route(db, &window).await? {
         *routes.entry(row.route).or_default() += row.requests;
+        if row.outcome == "refused" {
+            *codes.entry(row.code).or_default() += row.requests;
+        }
     }
     for (bucket, latency) in buckets.iter_mut().zip(&latency_us) {
         bucket.mean_latency_ms = mean_ms(*latency, bucket.total());
