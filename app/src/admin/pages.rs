@@ -9,7 +9,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use super::*;
 use crate::api_keys::thousands;
 use crate::ui::{FieldError, FormError, PageError, SignedInOnly, action_error};
-use crate::usage::{OutcomeAndReasonFields, encode};
+use crate::usage::{OutcomeAndReasonFields, encode, latency_text};
 
 #[component]
 fn AdminNav() -> impl IntoView {
@@ -285,7 +285,7 @@ pub fn AdminLogsPage() -> impl IntoView {
                             {if p.rows.is_empty() { view! { <p class="muted">"No requests match."</p> }.into_any() } else { view! {
                                 <div class="table-scroll">
                                     <table class="log">
-                                        <thead><tr><th>"Time (UTC)"</th><th>"Account"</th><th>"Key"</th><th>"Method"</th><th>"Path"</th><th class="num">"Status"</th><th>"Reason"</th><th>"IP"</th><th>"User agent"</th><th class="num">"ms"</th></tr></thead>
+                                        <thead><tr><th>"Time (UTC)"</th><th>"Account"</th><th>"Key"</th><th>"Method"</th><th>"Path"</th><th class="num">"Status"</th><th>"Reason"</th><th>"IP"</th><th>"User agent"</th><th class="num">"Latency"</th></tr></thead>
                                         <tbody>
                                             {p.rows.into_iter().map(|r| view! {
                                                 <tr class=if r.row.outcome == "accepted" { "" } else { "refused" }>
@@ -301,7 +301,7 @@ pub fn AdminLogsPage() -> impl IntoView {
                                                     <td>{r.row.code.map(|c| view! { <code>{c}</code> })}</td>
                                                     <td>{r.row.ip}</td>
                                                     <td class="ua">{r.row.user_agent}</td>
-                                                    <td class="num">{format!("{:.1}", r.row.latency_ms)}</td>
+                                                    <td class="num">{latency_text(r.row.latency_ms)}</td>
                                                 </tr>
                                             }).collect_view()}
                                         </tbody>

@@ -238,7 +238,7 @@ fn RequestLog(base: String, page: Result<RequestPage, AppError>, filter: Request
                         <table class="log" aria-labelledby="requests-heading">
                             <thead><tr>
                                 <th>"Time (UTC)"</th><th>"Method"</th><th>"Path"</th><th class="num">"Status"</th>
-                                <th>"Reason"</th><th>"IP"</th><th>"User agent"</th><th class="num">"ms"</th>
+                                <th>"Reason"</th><th>"IP"</th><th>"User agent"</th><th class="num">"Latency"</th>
                             </tr></thead>
                             <tbody>
                                 {page.rows.into_iter().map(|r| view! {
@@ -250,7 +250,7 @@ fn RequestLog(base: String, page: Result<RequestPage, AppError>, filter: Request
                                         <td>{r.code.map(|c| view! { <code>{c}</code> })}</td>
                                         <td>{r.ip}</td>
                                         <td class="ua">{r.user_agent}</td>
-                                        <td class="num">{format!("{:.1}", r.latency_ms)}</td>
+                                        <td class="num">{latency_text(r.latency_ms)}</td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>
