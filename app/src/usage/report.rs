@@ -48,8 +48,6 @@ pub async fn build(
         })
         .collect();
     let mut latency_us = vec![0i64; buckets.len()];
-    let mut routes: HashMap<String, i64> = HashMap::new();
-    let mut codes: HashMap<String, i64> = HashMap::new();
     let mut keys: HashMap<Uuid, (i64, i64)> = HashMap::new();
     for row in store::per_period(db, &window).await? {
         let index = (row.period.unix_timestamp() - start).div_euclid(bucket_seconds);
@@ -63,6 +61,7 @@ pub async fn build(
         }
         latency_us[i] += row.latency_us_total;
     }
+    let (mut routes, mut codes): (HashMap<String, i64>, HashMap<String, i64>) = Default::default();
     for row in store::per_route(db, &window).await? {
         *routes.entry(row.route).or_default() += row.requests;
         if row.outcome == "refused" {
