@@ -63,6 +63,19 @@ pub struct Config {
     /// The writer commits a batch when it holds this many records or after this many milliseconds.
     pub request_log_batch: usize,
     pub request_log_flush_ms: u64,
+    /// Days API request logs and their usage counts are kept.
+    pub retention_request_log_days: u32,
+    /// Days security events are kept.
+    pub retention_event_days: u32,
+    /// Days before an account whose address was never confirmed is deleted.
+    pub retention_unverified_account_days: u32,
+    /// Days a contact message is kept after it was closed.
+    pub retention_contact_message_days: u32,
+    /// When a new version of the Terms or the Privacy Policy awaits acceptance, refuse the
+    /// account's API keys (`consent_required`) until it is accepted. Off: keys keep working.
+    pub consent_blocks_api: bool,
+    /// Where contact-form messages are announced; unset: `contact_email`.
+    pub operator_email: Option<String>,
 }
 
 /// A plan: how many API requests an account may make per minute and per calendar month (UTC).
@@ -103,6 +116,12 @@ impl Default for Config {
             request_log_queue: 65_536,
             request_log_batch: 2_000,
             request_log_flush_ms: 500,
+            retention_request_log_days: 730,
+            retention_event_days: 730,
+            retention_unverified_account_days: 7,
+            retention_contact_message_days: 365,
+            consent_blocks_api: false,
+            operator_email: None,
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct AppState {
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
     /// API key look-ups, cached; changes announced to every instance.
     pub keys: Arc<crate::api_keys::directory::KeyDirectory>,
+    /// The time; tests move it forward.
+    pub clock: crate::clock::Clock,
 }
 
 impl AppState {

@@ -43,6 +43,13 @@ CONFIGURATION
   MAST_REQUEST_LOG_QUEUE        request-log records waiting at most [65536]; more are dropped
   MAST_REQUEST_LOG_BATCH        records per write [2000]
   MAST_REQUEST_LOG_FLUSH_MS     longest wait before a write [500]
+  MAST_RETENTION_REQUEST_LOG_DAYS  days request logs and usage counts are kept [730]
+  MAST_RETENTION_EVENT_DAYS     days security events are kept [730]
+  MAST_RETENTION_UNVERIFIED_ACCOUNT_DAYS  days before an unconfirmed sign-up is deleted [7]
+  MAST_RETENTION_CONTACT_MESSAGE_DAYS  days a closed contact message is kept [365]
+  MAST_CONSENT_BLOCKS_API       true: refuse API keys until new Terms/Privacy Policy are
+                                accepted [false: keys keep working]
+  MAST_OPERATOR_EMAIL           where contact-form messages are announced [contact email]
   RUST_LOG                      log filter [info]; MAST_LOG_FORMAT=json for JSON lines";
 
 #[derive(Parser)]
@@ -61,6 +68,9 @@ enum Command {
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Delete now what the retention periods say has been kept long enough (the server also
+    /// does this every hour), print what went, then exit.
+    Prune,
     /// Development and benchmarks only: made-up accounts, keys and request logs over past
     /// days. Refuses a database that holds any real account.
     Seed {
@@ -117,6 +127,7 @@ async fn main() -> ExitCode {
                 tracing::info!(backend = db.backend_name(), "migrations applied");
             })
             .map_err(|e| e.to_string()),
+        Command::Prune => prune(config).await,
         Command::Admin { action } => admin(config, action).await,
         Command::Seed { accounts, keys, requests, days } => {
             seed(config, server::seed::SeedPlan { accounts, keys_per_account: keys, records: requests, days }).await
@@ -137,6 +148,29 @@ async fn serve(config: app::config::Config) -> Result<(), String> {
     let running = startup::bind(state).await.map_err(|e| e.to_string())?;
     tracing::info!(addr = %running.addr, url = %running.state.config.public_url, mail = running.state.mailer.transport_name(), "listening");
     running.serve(startup::shutdown_signal()).await.map_err(|e| e.to_string())
+}
+
+async fn prune(config: app::config::Config) -> Result<(), String> {
+    let db = startup::open_database(&config).await.map_err(|e| e.to_string())?;
+    let periods = app::retention::Periods::from_config(&config);
+    let swept = app::retention::sweep(&db, &periods, app::db::now()).await.map_err(|e| e.to_string())?;
+    println!(
+        "deleted {} rows: {} sessions, {} email links, {} throttle entries, {} security events, {} request-log records, \
+         {}/{}/{} usage counts (minute/hour/day), {} unconfirmed accounts, {} contact messages",
+        swept.total(),
+        swept.sessions,
+        swept.email_tokens,
+        swept.throttles,
+        swept.events,
+        swept.request_logs,
+        swept.usage_minutes,
+        swept.usage_hours,
+        swept.usage_days,
+        swept.unverified_accounts,
+        swept.contact_messages
+    );
+    db.close().await;
+    Ok(())
 }
 
 async fn seed(config: app::config::Config, plan: server::seed::SeedPlan) -> Result<(), String> {

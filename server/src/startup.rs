@@ -109,7 +109,16 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
     let mailer = Mailer::from_config(&config)?;
     let hasher = PasswordHasher::new(config.password_hash_concurrency);
     hasher.warm_up();
-    Ok(AppState { leptos_options: leptos_options(&config)?, db, config: Arc::new(config), mailer, hasher, webauthn, keys })
+    Ok(AppState {
+        leptos_options: leptos_options(&config)?,
+        db,
+        config: Arc::new(config),
+        mailer,
+        hasher,
+        webauthn,
+        keys,
+        clock: Default::default(),
+    })
 }
 
 /// The whole HTTP surface: `/healthz`, the protected API (no sessions, no CSRF guard: API
@@ -163,7 +172,7 @@ impl Running {
     }
 
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        app::retention::spawn_hourly(self.state.db.clone());
+        app::retention::spawn_hourly(self.state.clone());
         self.state.keys.spawn_listener();
         let config = &self.state.config;
         let quotas = Arc::new(Quotas::new(self.state.db.clone()));

@@ -16,14 +16,14 @@ on_both_backends! {
         let now = app::db::now();
 
         // Today nothing live is touched.
-        let swept = app::retention::sweep(&app.db, now).await.unwrap();
+        let swept = app::retention::sweep(&app.db, &app.retention(), now).await.unwrap();
         assert_eq!(swept.sessions, 0);
         assert_eq!(swept.unverified_accounts, 0);
         assert!(swept.email_tokens >= 1, "the used confirmation token goes at once");
         assert_eq!(app.viewer(&app.client).await["display_name"], "Ada Lovelace");
 
         // Eight days on: sessions have expired, the unconfirmed sign-up is deleted with its data.
-        let swept = app::retention::sweep(&app.db, now + Duration::days(8)).await.unwrap();
+        let swept = app::retention::sweep(&app.db, &app.retention(), now + Duration::days(8)).await.unwrap();
         assert_eq!(swept.sessions, 1);
         assert_eq!(swept.unverified_accounts, 1);
         assert!(app::accounts::store::find_account(&app.db, gone).await.unwrap().is_none());
@@ -32,7 +32,7 @@ on_both_backends! {
         assert!(app::accounts::store::find_account(&app.db, kept).await.unwrap().is_some());
         assert!(app.count("event", "account_id", kept).await > 0, "events stay for 730 days");
 
-        let swept = app::retention::sweep(&app.db, now + Duration::days(app::retention::EVENT_DAYS + 1)).await.unwrap();
+        let swept = app::retention::sweep(&app.db, &app.retention(), now + Duration::days(730 + 1)).await.unwrap();
         assert!(swept.events > 0);
         assert_eq!(app.count("event", "account_id", kept).await, 0);
         assert_eq!(app.count("consent", "account_id", kept).await, 2, "acceptances are kept with the account");
@@ -50,10 +50,10 @@ on_both_backends! {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         let now = app::db::now();
-        let swept = app::retention::sweep(&app.db, now + Duration::days(app::retention::REQUEST_LOG_DAYS - 1)).await.unwrap();
+        let swept = app::retention::sweep(&app.db, &app.retention(), now + Duration::days(730 - 1)).await.unwrap();
         assert_eq!((swept.request_logs, swept.usage_minutes, swept.usage_hours, swept.usage_days), (0, 0, 0, 0), "kept for 730 days");
         assert_eq!(app.count_all("request_log").await, 1);
-        let swept = app::retention::sweep(&app.db, now + Duration::days(app::retention::REQUEST_LOG_DAYS + 1)).await.unwrap();
+        let swept = app::retention::sweep(&app.db, &app.retention(), now + Duration::days(730 + 1)).await.unwrap();
         assert_eq!((swept.request_logs, swept.usage_minutes, swept.usage_hours, swept.usage_days), (1, 1, 1, 1));
         assert_eq!(app.count_all("request_log").await, 0);
         assert_eq!(app.count_all("usage_minute").await, 0);

@@ -22,6 +22,9 @@ pub struct TestApp {
     pub db: Db,
     pub client: Client,
     pub database_url: String,
+    /// The server's clock: `app.clock.advance(…)` instead of sleeping.
+    pub clock: app::clock::Clock,
+    pub config: std::sync::Arc<Config>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     serving: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _data: tempfile::TempDir,
@@ -94,6 +97,7 @@ impl TestApp {
         adjust(&mut config);
         let state = server::startup::build_state(config).await.expect("server starts");
         let db = state.db.clone();
+        let (clock, config) = (state.clock.clone(), state.config.clone());
         let running = server::startup::Running::on(listener, state).expect("listener");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let serving = tokio::spawn(running.serve(async move {
@@ -106,6 +110,8 @@ impl TestApp {
             addr,
             db,
             database_url,
+            clock,
+            config,
             shutdown: Some(tx),
             serving: Some(serving),
             _data: data,
@@ -123,6 +129,11 @@ impl TestApp {
             task.await.expect("server task").expect("server stopped cleanly");
         }
         Db::connect(&self.database_url).await.expect("reopen the database")
+    }
+
+    /// The retention periods this server was configured with.
+    pub fn retention(&self) -> app::retention::Periods {
+        app::retention::Periods::from_config(&self.config)
     }
 
     pub fn url(&self, path: &str) -> String {
