@@ -19,6 +19,9 @@ pub enum AppError {
     /// Changing credentials needs a sign-in or "confirm it's you" from the last few minutes.
     #[error("For your security, confirm it's you first.")]
     ReauthenticationRequired,
+    /// A new version of the Terms of Use or the Privacy Policy awaits this account's acceptance.
+    #[error("Please review and accept the updated Terms of Use and Privacy Policy to continue.")]
+    ConsentRequired,
     #[error("Not found.")]
     NotFound,
     #[error("{0}")]
@@ -50,7 +53,7 @@ impl AppError {
         match self {
             AppError::Invalid { .. } => http::StatusCode::BAD_REQUEST,
             AppError::Unauthorized => http::StatusCode::UNAUTHORIZED,
-            AppError::Forbidden | AppError::ReauthenticationRequired => http::StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::ReauthenticationRequired | AppError::ConsentRequired => http::StatusCode::FORBIDDEN,
             AppError::NotFound => http::StatusCode::NOT_FOUND,
             AppError::TooManyRequests(_) => http::StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal => http::StatusCode::INTERNAL_SERVER_ERROR,

@@ -12,6 +12,7 @@ pub mod events;
 pub mod pages;
 pub mod passkeys;
 pub mod passwords;
+pub mod privacy;
 pub mod sessions;
 pub mod throttle;
 pub mod ui;
@@ -108,6 +109,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("admin/accounts/:id") view=admin::AdminAccountPage ssr=SsrMode::Async />
                     <Route path=path!("admin/logs") view=admin::AdminLogsPage ssr=SsrMode::Async />
                     <Route path=path!("admin/events") view=admin::AdminEventsPage ssr=SsrMode::Async />
+                    <Route path=path!("consent") view=consent::ConsentPage ssr=SsrMode::Async />
+                    <Route path=path!("confirm-email-change") view=accounts::ConfirmEmailChangePage ssr=SsrMode::InOrder />
+                    <Route path=path!("goodbye") view=privacy::GoodbyePage ssr=SsrMode::InOrder />
                     <Route path=path!("terms") view=consent::LegalPage ssr=SsrMode::InOrder />
                     <Route path=path!("privacy") view=consent::LegalPage ssr=SsrMode::InOrder />
                 </Routes>

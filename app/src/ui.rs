@@ -52,6 +52,10 @@ where
                 data.get().map(move |loaded| match loaded {
                     Ok(value) => view_fn(value).into_any(),
                     Err(AppError::Unauthorized) => view! { <Redirect path="/signin" /> }.into_any(),
+                    Err(AppError::ConsentRequired) => {
+                        let next = leptos_router::hooks::use_location().pathname.get_untracked();
+                        view! { <Redirect path=crate::consent::consent_path(&next) /> }.into_any()
+                    }
                     Err(e) => view! { <PageError error=e /> }.into_any(),
                 })
             }}

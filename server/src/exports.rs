@@ -1,5 +1,6 @@
-//! CSV downloads: a developer's own usage, and the admin's filtered request log. Plain routes
-//! behind the same session and origin checks as the pages; keys appear only as prefix…last4.
+//! Downloads: a developer's own usage (CSV) and everything held about their account (JSON), and
+//! the admin's filtered request log (CSV). Plain routes behind the same session and origin
+//! checks as the pages; keys appear only as prefix…last4.
 
 use std::collections::HashMap;
 
@@ -21,6 +22,98 @@ pub fn router() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/usage/export.csv", axum::routing::get(usage_csv))
         .route("/admin/logs/export.csv", axum::routing::get(admin_logs_csv))
+        .route(app::privacy::EXPORT_PATH, axum::routing::get(account_json))
+}
+
+/// Request-log records read per query while the export streams.
+const EXPORT_PAGE: i64 = 5_000;
+
+/// The account export: every small section at once, then the request log streamed in pages,
+/// so a developer with millions of records gets them all without the server holding them.
+async fn account_json(State(state): State<AppState>, session: Session, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Response {
+    let account = match app::sessions::auth::account_of(&state, &session).await {
+        Ok(Some(account)) => account,
+        Ok(None) => return refuse(AppError::Unauthorized),
+        Err(e) => return refuse(e),
+    };
+    let sections = match app::privacy::store::sections(&state.db, account.account_id).await {
+        Ok(Some(sections)) => sections,
+        Ok(None) => return refuse(AppError::Unauthorized),
+        Err(err) => return refuse(err.into()),
+    };
+    let head = serde_json::json!({
+        "format": "mast-account-export/1",
+        "site": state.config.site_name,
+        "exported_at": utc(state.clock.now()),
+        "about": "Everything this portal holds about your account. Secrets are not included: your password, API keys, \
+                  email links and sessions are stored only as hashes, and passkeys only as public keys.",
+        "profile": sections.profile,
+        "consents": sections.consents,
+        "passkeys": sections.passkeys,
+        "api_keys": sections.api_keys,
+        "sessions": sections.sessions,
+        "email_tokens": sections.email_tokens,
+        "events": sections.events,
+        "usage_days": sections.usage_days,
+    });
+    // The object without its closing brace, then the log as its last member.
+    let mut head = head.to_string();
+    head.pop();
+    head.push_str(",\"request_log\":[");
+
+    let client = app::client::ClientInfo::from_parts(Some(peer), &headers, &state.config.trusted_proxies);
+    app::events::store::record(
+        &state.db,
+        app::events::store::NewEvent::by_account(app::events::kind::DATA_EXPORTED, account.account_id, &client, serde_json::json!({})),
+    )
+    .await;
+
+    struct Cursor {
+        head: Option<String>,
+        after: Option<(time::OffsetDateTime, i64)>,
+        first: bool,
+        done: bool,
+    }
+    let (db, account_id) = (state.db.clone(), account.account_id);
+    let start = Cursor { head: Some(head), after: None, first: true, done: false };
+    let body = futures_util::stream::unfold(start, move |mut cursor| {
+        let db = db.clone();
+        async move {
+            if let Some(head) = cursor.head.take() {
+                return Some((Ok::<_, std::io::Error>(head), cursor));
+            }
+            if cursor.done {
+                return None;
+            }
+            let rows = match app::privacy::store::request_log_page(&db, account_id, cursor.after, EXPORT_PAGE).await {
+                Ok(rows) => rows,
+                Err(err) => {
+                    // The download breaks off visibly (invalid JSON) rather than ending as if complete.
+                    tracing::error!(error = %err, "account export failed while reading the request log");
+                    return Some((Err(std::io::Error::other("export failed")), Cursor { done: true, ..cursor }));
+                }
+            };
+            let Some(last) = rows.last() else {
+                cursor.done = true;
+                return Some((Ok("]}".to_string()), cursor));
+            };
+            cursor.after = Some((last.at, last.request_log_id));
+            let mut chunk = String::with_capacity(rows.len() * 256);
+            for row in &rows {
+                if !std::mem::take(&mut cursor.first) {
+                    chunk.push(',');
+                }
+                chunk.push_str(&serde_json::to_string(row).unwrap_or_else(|_| "null".into()));
+            }
+            Some((Ok(chunk), cursor))
+        }
+    });
+    let mut response = axum::body::Body::from_stream(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"my-data.json\""));
+    response
 }
 
 /// One CSV field: quoted when needed, and a leading `= + - @` (which spreadsheets run as a

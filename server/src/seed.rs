@@ -106,6 +106,7 @@ pub async fn seed(state: &AppState, plan: SeedPlan, progress: impl Fn(u64)) -> R
                 account_status: "active".into(),
                 email_verified_at: Some(now),
                 plan: None,
+                current_consents: app::consent::DOCUMENTS.len() as i64,
             }));
         }
         tx.commit().await.map_err(|e| e.to_string())?;

@@ -1,7 +1,10 @@
 //! Accounts: sign-up, the profile, the dashboard shell and the account page.
 
+mod profile;
 #[cfg(feature = "ssr")]
 pub mod store;
+
+pub use profile::*;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -71,6 +74,7 @@ pub struct AcceptedDocument {
     pub version: String,
     pub accepted_at: String,
     pub ip: String,
+    pub user_agent: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -306,10 +310,41 @@ pub async fn get_viewer() -> Result<Option<Viewer>, AppError> {
 
 #[server(prefix = "/rpc", endpoint = "account_overview")]
 pub async fn get_account_overview() -> Result<AccountOverview, AppError> {
-    use crate::consent::{document, store::list_consents};
     let state = crate::state::AppState::current()?;
     crate::sessions::auth::no_store();
-    let a = crate::sessions::auth::require_account().await?;
+    let account = crate::sessions::auth::require_account().await?;
+    overview_of(&state, account).await
+}
+
+/// What the account page shows; open while new documents await acceptance, so someone who does
+/// not agree can still export their data or delete the account.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccountPageData {
+    pub overview: AccountOverview,
+    pub has_password: bool,
+    pub has_passkeys: bool,
+    /// Seconds left to change the address or delete the account (0: confirm it's you first).
+    pub change_window_seconds: i64,
+}
+
+#[server(prefix = "/rpc", endpoint = "account_page")]
+pub async fn get_account_page() -> Result<AccountPageData, AppError> {
+    let state = crate::state::AppState::current()?;
+    crate::sessions::auth::no_store();
+    let account = crate::sessions::auth::require_account_pending_consent().await?;
+    let has_password = account.password_hash.is_some();
+    let has_passkeys = !crate::passkeys::store::list_passkeys_of_account(&state.db, account.account_id).await?.is_empty();
+    Ok(AccountPageData {
+        overview: overview_of(&state, account).await?,
+        has_password,
+        has_passkeys,
+        change_window_seconds: crate::sessions::auth::seconds_left_to_change_credentials().await?,
+    })
+}
+
+#[cfg(feature = "ssr")]
+async fn overview_of(state: &crate::state::AppState, a: store::Account) -> Result<AccountOverview, AppError> {
+    use crate::consent::{document, store::list_consents};
     let accepted = list_consents(&state.db, a.account_id)
         .await?
         .into_iter()
@@ -319,6 +354,7 @@ pub async fn get_account_overview() -> Result<AccountOverview, AppError> {
             version: c.version,
             accepted_at: format_time(c.accepted_at),
             ip: c.ip.unwrap_or_default(),
+            user_agent: c.user_agent.unwrap_or_default(),
         })
         .collect();
     Ok(AccountOverview {
@@ -446,51 +482,49 @@ pub fn DashboardPage() -> impl IntoView {
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
-    let overview = Resource::new(|| (), |_| get_account_overview());
+    let page = Resource::new(|| (), |_| get_account_page());
     view! {
         <Title text="Account" />
-        <SignedInOnly data=overview view_fn=|o: AccountOverview| view! {
-            <section class="page">
-                <h1>"Account"</h1>
-                <div class="card">
-                    <h2>"Profile"</h2>
-                    <dl class="facts">
-                        <dt>"Name"</dt><dd>{o.viewer.display_name.clone()}</dd>
-                        <dt>"Email"</dt>
-                        <dd>
-                            {o.viewer.email.clone()} " "
-                            {match o.verified_at.clone() {
-                                Some(at) => view! { <span class="badge ok">{format!("confirmed {at}")}</span> }.into_any(),
-                                None => view! { <span class="badge warn">"not confirmed"</span> }.into_any(),
-                            }}
-                        </dd>
-                        <dt>"Organisation"</dt><dd>{o.organisation.clone().unwrap_or_else(|| "—".into())}</dd>
-                        <dt>"Country"</dt><dd>{o.country.clone().unwrap_or_else(|| "—".into())}</dd>
-                        <dt>"Member since"</dt><dd>{o.created_at.clone()}</dd>
-                    </dl>
-                </div>
-                <div class="card">
-                    <h2>"Accepted documents"</h2>
-                    <table>
-                        <thead><tr><th>"Document"</th><th>"Version"</th><th>"Accepted"</th><th>"From IP"</th></tr></thead>
-                        <tbody>
-                            {o.accepted.iter().map(|d| view! {
-                                <tr>
-                                    <td><a href=format!("/{}", d.document)>{d.title.clone()}</a></td>
-                                    <td>{d.version.clone()}</td>
-                                    <td>{d.accepted_at.clone()}</td>
-                                    <td>{d.ip.clone()}</td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-                <div class="card">
-                    <h2>"Security"</h2>
-                    <p>"Sign in with passkeys, change your password."</p>
-                    <A href="/security">"Passkeys and password"</A>
-                </div>
-            </section>
-        } />
+        <SignedInOnly data=page view_fn={move |p: AccountPageData| {
+            let o = p.overview;
+            let can_change = p.change_window_seconds > 0;
+            view! {
+                <section class="page">
+                    <h1>"Account"</h1>
+                    <p class="muted">{format!("Member since {}.", o.created_at)}</p>
+                    <ProfileCard display_name=o.viewer.display_name.clone() organisation=o.organisation.clone() country=o.country.clone() />
+                    {(!can_change).then(|| view! {
+                        <crate::passkeys::ConfirmItsYou has_password=p.has_password has_passkeys=p.has_passkeys
+                            usable=crate::passkeys::passkeys_usable() refresh=Callback::new(move |_| page.refetch())
+                            purpose="To change your email address or delete your account, confirm it's you. You then have 5 minutes." />
+                    })}
+                    <EmailCard email=o.viewer.email.clone() verified_at=o.verified_at.clone() can_change=can_change />
+                    <div class="card" role="region" aria-labelledby="accepted-heading">
+                        <h2 id="accepted-heading">"Accepted documents"</h2>
+                        <table>
+                            <thead><tr><th>"Document"</th><th>"Version"</th><th>"Accepted"</th><th>"From IP"</th><th>"Browser"</th></tr></thead>
+                            <tbody>
+                                {o.accepted.iter().map(|d| view! {
+                                    <tr>
+                                        <td><a href=format!("/{}", d.document)>{d.title.clone()}</a></td>
+                                        <td>{d.version.clone()}</td>
+                                        <td>{d.accepted_at.clone()}</td>
+                                        <td>{d.ip.clone()}</td>
+                                        <td class="user-agent">{d.user_agent.clone()}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                    <div class="card">
+                        <h2>"Security"</h2>
+                        <p>"Passkeys, password and the sessions where you are signed in."</p>
+                        <A href="/security">"Passkeys, password and sessions"</A>
+                    </div>
+                    <crate::privacy::YourDataCard />
+                    <crate::privacy::DeleteAccountCard can_delete=can_change />
+                </section>
+            }
+        }} />
     }
 }

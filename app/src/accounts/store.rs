@@ -89,3 +89,28 @@ pub async fn set_role(db: &Db, email_normalized: &str, role: &str, now: OffsetDa
         .bind(email_normalized).bind(role).bind(Ts(now)).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(done > 0)
 }
+
+/// The correctable parts of the profile.
+pub async fn update_profile(
+    db: &Db,
+    account_id: Uuid,
+    display_name: &str,
+    organisation: Option<&str>,
+    country: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    on_db!(db, pool => sqlx::query(
+        "update account set display_name = $2, organisation = $3, country = $4, updated_at = $5 where account_id = $1")
+        .bind(account_id).bind(display_name).bind(organisation).bind(country).bind(Ts(now))
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Moves the account to a new, just-proved address; a taken address is a unique violation.
+pub async fn change_email(db: &Db, account_id: Uuid, email: &str, email_normalized: &str, now: OffsetDateTime) -> Result<(), sqlx::Error> {
+    on_db!(db, pool => sqlx::query(
+        "update account set email = $2, email_normalized = $3, email_verified_at = $4, updated_at = $4 where account_id = $1")
+        .bind(account_id).bind(email).bind(email_normalized).bind(Ts(now))
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}

@@ -129,14 +129,28 @@ pub struct KeyLookup {
     pub account_status: String,
     pub email_verified_at: Option<OffsetDateTime>,
     pub plan: Option<String>,
+    /// How many of the shipped documents the account has accepted in their current version.
+    pub current_consents: i64,
+}
+
+impl KeyLookup {
+    /// Whether the account has accepted the current Terms and Privacy Policy.
+    pub fn consents_current(&self) -> bool {
+        self.current_consents >= crate::consent::DOCUMENTS.len() as i64
+    }
 }
 
 pub async fn lookup(db: &Db, key_hash: &str) -> Result<Option<KeyLookup>, sqlx::Error> {
     on_db!(db, pool => sqlx::query_as::<_, KeyLookup>(
         "select k.api_key_id, k.account_id, k.label, k.key_type, k.display_prefix, k.last4, k.expires_at, k.revoked_at,
-                a.status as account_status, a.email_verified_at, a.plan
+                a.status as account_status, a.email_verified_at, a.plan,
+                (select count(distinct c.document) from consent c where c.account_id = k.account_id
+                     and ((c.document = $2 and c.version = $3) or (c.document = $4 and c.version = $5))) as current_consents
          from api_key k join account a on a.account_id = k.account_id where k.key_hash = $1")
-        .bind(key_hash).fetch_optional(pool).await)
+        .bind(key_hash)
+        .bind(crate::consent::TERMS.slug).bind(crate::consent::TERMS.version)
+        .bind(crate::consent::PRIVACY.slug).bind(crate::consent::PRIVACY.version)
+        .fetch_optional(pool).await)
 }
 
 /// Accepted requests of the account since `since` (the start of its month), from the rollup.

@@ -43,3 +43,11 @@ pub async fn list_consents(db: &Db, account_id: Uuid) -> Result<Vec<ConsentRow>,
          where account_id = $1 order by accepted_at desc, document")
         .bind(account_id).fetch_all(pool).await)
 }
+
+/// The shipped documents whose current version the account has not accepted.
+pub async fn pending_documents(db: &Db, account_id: Uuid) -> Result<Vec<&'static super::Document>, sqlx::Error> {
+    let accepted: Vec<(String, String)> = on_db!(db, pool => sqlx::query_as(
+        "select document, version from consent where account_id = $1")
+        .bind(account_id).fetch_all(pool).await)?;
+    Ok(super::DOCUMENTS.into_iter().filter(|doc| !accepted.iter().any(|(d, v)| d == doc.slug && v == doc.version)).collect())
+}

@@ -14,6 +14,8 @@ use crate::error::AppError;
 use crate::ui::{FormError, action_error};
 
 pub const PURPOSE: &str = "verify_email";
+/// Links that confirm a new address for an existing account.
+pub const CHANGE_PURPOSE: &str = "change_email";
 pub const VERIFICATION_HOURS: i64 = 24;
 
 #[cfg(feature = "ssr")]

@@ -14,6 +14,14 @@ pub mod kind {
     pub const SIGN_IN_FAILED: &str = "session.sign_in_failed";
     pub const SIGN_IN_THROTTLED: &str = "session.sign_in_throttled";
     pub const SIGN_OUT: &str = "session.sign_out";
+    pub const SESSION_ENDED: &str = "session.ended";
+    pub const OTHER_SESSIONS_ENDED: &str = "session.others_ended";
+    pub const PROFILE_UPDATED: &str = "account.profile_updated";
+    pub const EMAIL_CHANGE_REQUESTED: &str = "account.email_change_requested";
+    pub const EMAIL_CHANGED: &str = "account.email_changed";
+    pub const DATA_EXPORTED: &str = "account.data_exported";
+    /// Kept without account, IP or browser: that an account was deleted, and when.
+    pub const ACCOUNT_DELETED: &str = "account.deleted";
     pub const PASSWORD_CHANGED: &str = "password.changed";
     pub const PASSWORD_CHANGE_FAILED: &str = "password.change_failed";
     pub const PASSWORD_RESET_REQUESTED: &str = "password.reset_requested";

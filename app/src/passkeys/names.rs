@@ -51,13 +51,19 @@ pub fn default_name(aaguid: Option<Uuid>, user_agent: &str) -> String {
 
 /// "Chrome on Linux", "Safari on iPhone"; "Passkey" when the user agent says nothing useful.
 pub fn describe_browser(user_agent: &str) -> String {
-    let Some(ua) = woothee::parser::Parser::new().parse(user_agent) else { return "Passkey".into() };
+    describe_user_agent(user_agent, "Passkey")
+}
+
+/// "Chrome on Linux", "Firefox", "{unknown} on Windows", or `unknown` when the user agent names
+/// neither browser nor system.
+pub fn describe_user_agent(user_agent: &str, unknown: &str) -> String {
+    let Some(ua) = woothee::parser::Parser::new().parse(user_agent) else { return unknown.into() };
     let known = |s: &str| !s.is_empty() && s != woothee::woothee::VALUE_UNKNOWN;
     match (known(ua.name), known(ua.os)) {
         (true, true) => format!("{} on {}", ua.name, ua.os),
         (true, false) => ua.name.to_string(),
-        (false, true) => format!("Passkey on {}", ua.os),
-        (false, false) => "Passkey".into(),
+        (false, true) => format!("{unknown} on {}", ua.os),
+        (false, false) => unknown.into(),
     }
 }
 

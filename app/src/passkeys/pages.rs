@@ -12,7 +12,7 @@ use crate::ui::{FieldError, FormError, SignedInOnly, action_error, invalid};
 
 /// True once hydrated in a browser that can use passkeys, on a server that offers them.
 /// Asked from the browser after hydration (effects do not run on the server).
-fn passkeys_usable() -> Signal<bool> {
+pub fn passkeys_usable() -> Signal<bool> {
     let usable = RwSignal::new(false);
     Effect::new(move |_| {
         if browser::supported() {
@@ -193,7 +193,8 @@ fn Security(overview: SecurityOverview, notice: RwSignal<Option<String>>, refres
     let add_error = move || add.value().get().and_then(Result::err).filter(|e| *e != AppError::ReauthenticationRequired);
     view! {
         {(!can_change).then(|| view! {
-            <ConfirmItsYou has_password=overview.has_password has_passkeys=has_passkeys usable=usable refresh=refresh />
+            <ConfirmItsYou has_password=overview.has_password has_passkeys=has_passkeys usable=usable refresh=refresh
+                purpose="To add or remove passkeys or set a password, confirm it's you. You then have 5 minutes." />
         })}
         {move || notice.get().map(|n| view! { <p class="form-ok" role="status">{n}</p> })}
         <div class="card">
@@ -208,7 +209,9 @@ fn Security(overview: SecurityOverview, notice: RwSignal<Option<String>>, refres
                 view! {
                     <ul class="passkeys" aria-label="Your passkeys">
                         {overview.passkeys.into_iter().map(|p| view! {
-                            <PasskeyItem passkey=p can_remove=can_change && !only_way_in only_way_in=only_way_in refresh=refresh />
+                            <PasskeyItem passkey=p can_remove=can_change && !only_way_in only_way_in=only_way_in refresh=refresh
+                                removed=Callback::new(move |name: String| notice.set(Some(format!("Passkey \u{201c}{name}\u{201d} removed."))))
+                            />
                         }).collect_view()}
                     </ul>
                 }.into_any()
@@ -233,15 +236,21 @@ fn Security(overview: SecurityOverview, notice: RwSignal<Option<String>>, refres
         } else {
             view! { <crate::passwords::SetPasswordCard can_change=can_change /> }.into_any()
         }}
+        // After a passkey was added or removed, ending the other sessions is offered.
+        <crate::sessions::SessionsCard offer=Signal::derive(move || notice.get().is_some()) />
     }
 }
 
 #[component]
-fn PasskeyItem(passkey: PasskeyInfo, can_remove: bool, only_way_in: bool, refresh: Callback<()>) -> impl IntoView {
+fn PasskeyItem(passkey: PasskeyInfo, can_remove: bool, only_way_in: bool, refresh: Callback<()>, removed: Callback<String>) -> impl IntoView {
     let rename = ServerAction::<RenamePasskey>::new();
     let remove = ServerAction::<RemovePasskey>::new();
     let editing = RwSignal::new(false);
+    let removed_name = passkey.name.clone();
     Effect::new(move |_| {
+        if matches!(remove.value().get(), Some(Ok(()))) {
+            removed.run(removed_name.clone());
+        }
         if matches!(rename.value().get(), Some(Ok(()))) || matches!(remove.value().get(), Some(Ok(()))) {
             editing.set(false);
             refresh.run(());
@@ -312,7 +321,14 @@ fn PasskeyItem(passkey: PasskeyInfo, can_remove: bool, only_way_in: bool, refres
 
 /// "Confirm it's you": opens a few minutes in which passkeys and password can change.
 #[component]
-fn ConfirmItsYou(has_password: bool, has_passkeys: bool, usable: Signal<bool>, refresh: Callback<()>) -> impl IntoView {
+pub fn ConfirmItsYou(
+    has_password: bool,
+    has_passkeys: bool,
+    usable: Signal<bool>,
+    refresh: Callback<()>,
+    /// What confirming opens, in a sentence.
+    purpose: &'static str,
+) -> impl IntoView {
     let with_password = ServerAction::<ReauthenticateWithPassword>::new();
     let password_error = action_error(with_password);
     let with_passkey = Action::new_unsync(move |_: &()| async move {
@@ -330,7 +346,7 @@ fn ConfirmItsYou(has_password: bool, has_passkeys: bool, usable: Signal<bool>, r
     view! {
         <div class="card confirm" role="region" aria-labelledby="confirm-heading">
             <h2 id="confirm-heading">"Confirm it's you"</h2>
-            <p>"To add or remove passkeys or set a password, confirm it's you. You then have 5 minutes."</p>
+            <p>{purpose}</p>
             {has_password.then(|| view! {
                 <ActionForm action=with_password attr:novalidate="">
                     <FormError error=password_error />

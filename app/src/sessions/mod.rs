@@ -84,14 +84,28 @@ pub mod auth {
         Ok(account)
     }
 
+    /// The signed-in account, which has accepted the current Terms and Privacy Policy.
     pub async fn require_account() -> Result<Account, AppError> {
+        let account = require_account_pending_consent().await?;
+        let state = AppState::current()?;
+        if !crate::consent::store::pending_documents(&state.db, account.account_id).await?.is_empty() {
+            return Err(AppError::ConsentRequired);
+        }
+        Ok(account)
+    }
+
+    /// The signed-in account, whether or not it has accepted the current documents: for what
+    /// must stay open to someone who does not (yet) agree: reading and accepting them, the
+    /// account page, export, deletion, sessions.
+    pub async fn require_account_pending_consent() -> Result<Account, AppError> {
         current_account().await?.ok_or(AppError::Unauthorized)
     }
 
     /// The signed-in account, if it signed in or confirmed it is itself within the last few
     /// minutes; otherwise [`AppError::ReauthenticationRequired`] (ASVS 7.5.1).
     pub async fn require_recent_authentication() -> Result<Account, AppError> {
-        let account = require_account().await?;
+        // Pending consent does not matter here: deleting the account must stay possible.
+        let account = require_account_pending_consent().await?;
         if seconds_left_to_change_credentials().await? == 0 {
             return Err(AppError::ReauthenticationRequired);
         }
@@ -285,6 +299,138 @@ pub fn SignInPage() -> impl IntoView {
             <p class="below-form"><A href="/forgot-password">"Forgot your password?"</A></p>
             <p class="below-form">"New here? " <A href="/signup">"Create an account"</A></p>
         </section>
+    }
+}
+
+/// One of the signed-in person's sessions, as the sessions list shows it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SessionInfo {
+    /// The stored key (SHA-256 of the session id): names the row, cannot be used as a cookie.
+    pub id: String,
+    pub browser: String,
+    pub ip: String,
+    pub created_at: String,
+    pub last_seen_at: String,
+    pub current: bool,
+}
+
+#[server(prefix = "/rpc", endpoint = "list_sessions")]
+pub async fn list_sessions() -> Result<Vec<SessionInfo>, AppError> {
+    use crate::accounts::format_time;
+    let state = crate::state::AppState::current()?;
+    auth::no_store();
+    let account = auth::require_account_pending_consent().await?;
+    let current = auth::key_hash(&auth::session().await?);
+    let rows = store::list_sessions_of_account(&state.db, account.account_id, state.clock.now()).await?;
+    let mut sessions: Vec<SessionInfo> = rows
+        .into_iter()
+        .map(|row| SessionInfo {
+            current: current.as_deref() == Some(row.session_key_hash.as_str()),
+            browser: crate::passkeys::names::describe_user_agent(row.user_agent.as_deref().unwrap_or_default(), "Unknown browser"),
+            ip: row.ip.unwrap_or_default(),
+            created_at: format_time(row.created_at),
+            last_seen_at: format_time(row.updated_at),
+            id: row.session_key_hash,
+        })
+        .collect();
+    // This session first, then the most recently used.
+    sessions.sort_by_key(|s| !s.current);
+    Ok(sessions)
+}
+
+/// Ends one of the account's other sessions (this one ends with "Sign out").
+#[server(prefix = "/rpc", endpoint = "end_session")]
+pub async fn end_session(id: String) -> Result<(), AppError> {
+    use crate::events::{kind, store::NewEvent};
+    let state = crate::state::AppState::current()?;
+    let account = auth::require_account_pending_consent().await?;
+    if auth::key_hash(&auth::session().await?).as_deref() == Some(id.as_str()) {
+        return Err(AppError::message("This is the session you are using: sign out instead."));
+    }
+    if store::delete_session_of_account(&state.db, account.account_id, &id).await? == 0 {
+        return Err(AppError::message("That session has already ended."));
+    }
+    let client = crate::client::current().await;
+    crate::events::store::record(&state.db, NewEvent::by_account(kind::SESSION_ENDED, account.account_id, &client, serde_json::json!({})))
+        .await;
+    Ok(())
+}
+
+/// "Sign out everywhere else": every session of the account but this one ends.
+#[server(prefix = "/rpc", endpoint = "end_other_sessions")]
+pub async fn end_other_sessions() -> Result<u64, AppError> {
+    use crate::events::{kind, store::NewEvent};
+    let state = crate::state::AppState::current()?;
+    let account = auth::require_account_pending_consent().await?;
+    let keep = auth::key_hash(&auth::session().await?);
+    let ended = store::delete_sessions_of_account(&state.db, account.account_id, keep.as_deref()).await?;
+    let client = crate::client::current().await;
+    crate::events::store::record(
+        &state.db,
+        NewEvent::by_account(kind::OTHER_SESSIONS_ENDED, account.account_id, &client, serde_json::json!({ "ended": ended })),
+    )
+    .await;
+    Ok(ended)
+}
+
+/// The account's sessions, each with "Sign out" and, for the others, one button for all.
+/// `offer` highlights the choice after a change of password or passkeys.
+#[component]
+pub fn SessionsCard(#[prop(into)] offer: Signal<bool>) -> impl IntoView {
+    let end_one = ServerAction::<EndSession>::new();
+    let end_others = ServerAction::<EndOtherSessions>::new();
+    let sessions = Resource::new(move || (end_one.version().get(), end_others.version().get()), |_| list_sessions());
+    let error = Signal::derive(move || {
+        end_one.value().get().and_then(Result::err).or_else(|| end_others.value().get().and_then(Result::err))
+    });
+    view! {
+        <div class="card" role="region" aria-labelledby="sessions-heading">
+            <h2 id="sessions-heading">"Sessions"</h2>
+            <p class="muted">"Where you are signed in. Sign out any session you do not recognise."</p>
+            <FormError error=error />
+            {move || end_others.value().get().and_then(Result::ok).map(|n| view! {
+                <p class="form-ok" role="status">{if n == 1 { "1 other session signed out.".to_string() } else { format!("{n} other sessions signed out.") }}</p>
+            })}
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || sessions.get().map(|loaded| match loaded {
+                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Ok(list) => {
+                        let others = list.iter().filter(|s| !s.current).count();
+                        view! {
+                            <table class="sessions">
+                                <thead><tr><th>"Browser"</th><th>"IP address"</th><th>"Signed in"</th><th>"Last seen"</th><th><span class="visually-hidden">"Action"</span></th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|s| view! {
+                                        <tr>
+                                            <td>{s.browser.clone()} {s.current.then(|| view! { " " <span class="badge ok">"This session"</span> })}</td>
+                                            <td>{s.ip.clone()}</td>
+                                            <td>{s.created_at.clone()}</td>
+                                            <td>{s.last_seen_at.clone()}</td>
+                                            <td>
+                                                {(!s.current).then(|| view! {
+                                                    <ActionForm action=end_one attr:class="inline-form">
+                                                        <input type="hidden" name="id" value=s.id.clone() />
+                                                        <button type="submit" class="secondary small" aria-label=format!("Sign out {} from {}", s.browser, s.ip)>"Sign out"</button>
+                                                    </ActionForm>
+                                                })}
+                                            </td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            {(others > 0).then(|| view! {
+                                <div class=move || if offer.get() { "offer highlighted" } else { "offer" }>
+                                    {move || offer.get().then(|| view! { <p>"You changed how you sign in. Sign out the sessions you are not using now?"</p> })}
+                                    <ActionForm action=end_others>
+                                        <button type="submit" class="secondary">{format!("Sign out everywhere else ({others})")}</button>
+                                    </ActionForm>
+                                </div>
+                            })}
+                        }.into_any()
+                    }
+                })}
+            </Transition>
+        </div>
     }
 }
 

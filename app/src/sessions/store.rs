@@ -140,3 +140,28 @@ pub async fn delete_expired_sessions(db: &Db, now: OffsetDateTime) -> Result<u64
     on_db!(db, pool => sqlx::query("delete from session where expires_at <= $1")
         .bind(Ts(now)).execute(pool).await.map(|r| r.rows_affected()))
 }
+
+/// One live session of an account, as its owner sees it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRow {
+    pub session_key_hash: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// The account's sessions that have not expired, most recently used first.
+pub async fn list_sessions_of_account(db: &Db, account_id: Uuid, now: OffsetDateTime) -> Result<Vec<SessionRow>, sqlx::Error> {
+    on_db!(db, pool => sqlx::query_as::<_, SessionRow>(
+        "select session_key_hash, ip, user_agent, created_at, updated_at, expires_at from session
+         where account_id = $1 and expires_at > $2 order by updated_at desc")
+        .bind(account_id).bind(Ts(now)).fetch_all(pool).await)
+}
+
+/// Ends one session of the account; 0 when it is not (or no longer) one of the account's.
+pub async fn delete_session_of_account(db: &Db, account_id: Uuid, key_hash: &str) -> Result<u64, sqlx::Error> {
+    on_db!(db, pool => sqlx::query("delete from session where account_id = $1 and session_key_hash = $2")
+        .bind(account_id).bind(key_hash).execute(pool).await.map(|r| r.rows_affected()))
+}

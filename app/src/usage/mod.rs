@@ -204,6 +204,7 @@ pub const REFUSAL_CODES: &[&str] = &[
     "expired_key",
     "account_suspended",
     "account_unverified",
+    "consent_required",
     "rate_limited",
     "quota_exceeded",
     "unavailable",

@@ -2,7 +2,8 @@
 //!
 //! Checks, in order, each refusal with a stable code, status and JSON body (never a 500):
 //! key in the URL, missing, malformed, bad checksum, unknown, revoked, expired, account
-//! suspended or unverified, rate limited, monthly quota exceeded. Also here: `POST
+//! suspended or unverified, new Terms not accepted (when the installation says so), rate
+//! limited, monthly quota exceeded. Also here: `POST
 //! /v1/keys/verify` for operators' own gateways and `POST /v1/keys/revoke` for leaked keys.
 
 pub mod forward;
@@ -93,7 +94,7 @@ impl Refusal {
 
     pub fn status(&self) -> StatusCode {
         match self.code {
-            "account_suspended" | "account_unverified" => StatusCode::FORBIDDEN,
+            "account_suspended" | "account_unverified" | "consent_required" => StatusCode::FORBIDDEN,
             "rate_limited" | "quota_exceeded" => StatusCode::TOO_MANY_REQUESTS,
             "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
@@ -113,6 +114,9 @@ impl Refusal {
             "expired_key" => "This API key has expired. Create a new one.",
             "account_suspended" => "The account of this API key is suspended.",
             "account_unverified" => "The account of this API key has not confirmed its email address.",
+            "consent_required" => {
+                "The account of this API key has to accept the updated Terms of Use or Privacy Policy: sign in to the portal to review them."
+            }
             "rate_limited" => "Too many requests with this key this minute. Retry after the number of seconds in Retry-After.",
             "quota_exceeded" => "This account has used all requests of its plan this month.",
             _ => "The service is briefly unavailable. Please retry.",
@@ -209,6 +213,9 @@ impl Gateway {
         }
         if key.email_verified_at.is_none() {
             return Err(Refusal::of("account_unverified", &key));
+        }
+        if config.consent_blocks_api && !key.consents_current() {
+            return Err(Refusal::of("consent_required", &key));
         }
         let plan = config.plan(key.plan.as_deref());
         let rate = self
