@@ -30,12 +30,24 @@ const EXPORT_PAGE: i64 = 5_000;
 
 /// The account export: every small section at once, then the request log streamed in pages,
 /// so a developer with millions of records gets them all without the server holding them.
-async fn account_json(State(state): State<AppState>, session: Session, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Response {
+async fn account_json(
+    State(state): State<AppState>,
+    session: Session,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
     let account = match app::sessions::auth::account_of(&state, &session).await {
         Ok(Some(account)) => account,
         Ok(None) => return refuse(AppError::Unauthorized),
         Err(e) => return refuse(e),
     };
+    // Recorded first, so the file also shows that it was made.
+    let client = app::client::ClientInfo::from_parts(Some(peer), &headers, &state.config.trusted_proxies);
+    app::events::store::record(
+        &state.db,
+        app::events::store::NewEvent::by_account(app::events::kind::DATA_EXPORTED, account.account_id, &client, serde_json::json!({})),
+    )
+    .await;
     let sections = match app::privacy::store::sections(&state.db, account.account_id).await {
         Ok(Some(sections)) => sections,
         Ok(None) => return refuse(AppError::Unauthorized),
@@ -60,13 +72,6 @@ async fn account_json(State(state): State<AppState>, session: Session, ConnectIn
     let mut head = head.to_string();
     head.pop();
     head.push_str(",\"request_log\":[");
-
-    let client = app::client::ClientInfo::from_parts(Some(peer), &headers, &state.config.trusted_proxies);
-    app::events::store::record(
-        &state.db,
-        app::events::store::NewEvent::by_account(app::events::kind::DATA_EXPORTED, account.account_id, &client, serde_json::json!({})),
-    )
-    .await;
 
     struct Cursor {
         head: Option<String>,

@@ -65,8 +65,11 @@ pub async fn request_email_change(new_email: String) -> Result<String, AppError>
     let answer = format!("If {new_email} can be used, we sent it a link. Your address changes when you follow it (within 24 hours).");
     let client = crate::client::current().await;
     let now = state.clock.now();
-    crate::events::store::record(&state.db, NewEvent::by_account(kind::EMAIL_CHANGE_REQUESTED, account.account_id, &client, serde_json::json!({})))
-        .await;
+    crate::events::store::record(
+        &state.db,
+        NewEvent::by_account(kind::EMAIL_CHANGE_REQUESTED, account.account_id, &client, serde_json::json!({})),
+    )
+    .await;
     if super::store::find_account_by_email(&state.db, &normalized).await?.is_some() {
         return Ok(answer);
     }
@@ -114,7 +117,8 @@ pub async fn confirm_email_change(token: String) -> Result<String, AppError> {
     if token.len() > 128 {
         return Err(invalid());
     }
-    let (account_id, new_email) = store::consume_email_change_token(&state.db, &tokens::hash_token(&token), now).await?.ok_or_else(invalid)?;
+    let (account_id, new_email) =
+        store::consume_email_change_token(&state.db, &tokens::hash_token(&token), now).await?.ok_or_else(invalid)?;
     let old = super::store::find_account(&state.db, account_id).await?.ok_or_else(invalid)?;
     match super::store::change_email(&state.db, account_id, &new_email, &super::normalize_email(&new_email), now).await {
         Err(err) if crate::db::is_unique_violation(&err) => {

@@ -135,11 +135,16 @@ pub mod text {
     /// The document's Markdown with this installation's facts filled in: what the user reads.
     pub fn markdown(doc: &Document, config: &Config) -> String {
         let hours = |h: u32| if h == 1 { "1 hour".to_string() } else { format!("{h} hours") };
+        let days = |d: u32| if d == 1 { "1 day".to_string() } else { format!("{d} days") };
         doc.markdown
             .replace("{{site_name}}", &config.site_name)
             .replace("{{contact_email}}", &config.contact_email)
             .replace("{{session_idle}}", &format!("{} minutes", config.session_idle_minutes))
             .replace("{{session_absolute}}", &hours(config.session_absolute_hours))
+            .replace("{{retention_request_logs}}", &days(config.retention_request_log_days))
+            .replace("{{retention_events}}", &days(config.retention_event_days))
+            .replace("{{retention_unverified}}", &days(config.retention_unverified_account_days))
+            .replace("{{retention_contact}}", &days(config.retention_contact_message_days))
             .replace(
                 "{{api_key_email}}",
                 if config.email_api_keys {
@@ -194,12 +199,8 @@ pub async fn get_pending_documents() -> Result<Vec<PendingDocument>, AppError> {
         .map(|doc| {
             // Rows come newest first: the first of this document is the version last accepted.
             let accepted_version = accepted.iter().find(|c| c.document == doc.slug).map(|c| c.version.clone());
-            let changes = doc
-                .changes
-                .iter()
-                .take_while(|r| Some(r.version) != accepted_version.as_deref())
-                .map(RevisionView::from)
-                .collect();
+            let changes =
+                doc.changes.iter().take_while(|r| Some(r.version) != accepted_version.as_deref()).map(RevisionView::from).collect();
             PendingDocument {
                 slug: doc.slug.into(),
                 title: doc.title.into(),
@@ -339,5 +340,26 @@ pub fn ConsentPage() -> impl IntoView {
                 </section>
             }.into_any()
         }} />
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_document_says_what_its_current_version_changed() {
+        for doc in DOCUMENTS {
+            let current = doc.changes.first().expect("a revision");
+            assert_eq!((current.version, current.effective), (doc.version, doc.effective), "{}", doc.slug);
+        }
+    }
+
+    #[test]
+    fn the_way_back_after_accepting_stays_on_this_site() {
+        assert_eq!(safe_next("/keys/0193-ab"), "/keys/0193-ab");
+        for outside in ["https://evil.example", "//evil.example", "/\\evil", "/a?b=c", "", "javascript:alert(1)"] {
+            assert_eq!(safe_next(outside), "/dashboard", "{outside}");
+        }
     }
 }

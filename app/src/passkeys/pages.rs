@@ -242,7 +242,13 @@ fn Security(overview: SecurityOverview, notice: RwSignal<Option<String>>, refres
 }
 
 #[component]
-fn PasskeyItem(passkey: PasskeyInfo, can_remove: bool, only_way_in: bool, refresh: Callback<()>, removed: Callback<String>) -> impl IntoView {
+fn PasskeyItem(
+    passkey: PasskeyInfo,
+    can_remove: bool,
+    only_way_in: bool,
+    refresh: Callback<()>,
+    removed: Callback<String>,
+) -> impl IntoView {
     let rename = ServerAction::<RenamePasskey>::new();
     let remove = ServerAction::<RemovePasskey>::new();
     let editing = RwSignal::new(false);

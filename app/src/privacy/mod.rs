@@ -36,7 +36,13 @@ pub async fn delete_account(confirm_email: String) -> Result<(), AppError> {
     // Kept without account, IP or browser: only that an account went, and what was kept of it.
     crate::events::store::record(
         &state.db,
-        NewEvent { kind: kind::ACCOUNT_DELETED, account_id: None, actor_account_id: None, client: None, detail: serde_json::json!(deleted) },
+        NewEvent {
+            kind: kind::ACCOUNT_DELETED,
+            account_id: None,
+            actor_account_id: None,
+            client: None,
+            detail: serde_json::json!(deleted),
+        },
     )
     .await;
     let site = &state.config.site_name;

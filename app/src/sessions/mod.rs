@@ -380,9 +380,8 @@ pub fn SessionsCard(#[prop(into)] offer: Signal<bool>) -> impl IntoView {
     let end_one = ServerAction::<EndSession>::new();
     let end_others = ServerAction::<EndOtherSessions>::new();
     let sessions = Resource::new(move || (end_one.version().get(), end_others.version().get()), |_| list_sessions());
-    let error = Signal::derive(move || {
-        end_one.value().get().and_then(Result::err).or_else(|| end_others.value().get().and_then(Result::err))
-    });
+    let error =
+        Signal::derive(move || end_one.value().get().and_then(Result::err).or_else(|| end_others.value().get().and_then(Result::err)));
     view! {
         <div class="card" role="region" aria-labelledby="sessions-heading">
             <h2 id="sessions-heading">"Sessions"</h2>

@@ -10,6 +10,7 @@ mod headers;
 mod keys;
 mod passkeys;
 mod passwords;
+mod privacy;
 mod proxies;
 mod retention;
 mod robustness;

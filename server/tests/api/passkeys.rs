@@ -48,7 +48,7 @@ async fn passkey_only_account_signed_in(app: &TestApp, device: &mut Authenticato
 }
 
 /// Adds a passkey from `device` to the signed-in account of `app.client`.
-async fn add_passkey(app: &TestApp, device: &mut Authenticator) -> reqwest::Response {
+pub(crate) async fn add_passkey(app: &TestApp, device: &mut Authenticator) -> reqwest::Response {
     let options: String = ok(app.rpc("add_passkey_start", &[]).await).await;
     let credential = device.create(&options);
     app.rpc("add_passkey_finish", &[("credential", &credential)]).await
@@ -59,7 +59,7 @@ async fn security(app: &TestApp) -> Value {
 }
 
 /// Moves every session's sign-in (and re-authentication) `seconds` into the past.
-async fn age_sign_in(app: &TestApp, seconds: i64) {
+pub(crate) async fn age_sign_in(app: &TestApp, seconds: i64) {
     app.edit_sessions(|data| {
         if let Some(auth) = data.get_mut("auth") {
             for field in ["signed_in_at", "reauthenticated_at"] {
