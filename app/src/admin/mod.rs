@@ -308,6 +308,21 @@ pub async fn admin_set_status(account_id: String, action: String) -> Result<(), 
     Ok(())
 }
 
+/// Ends every session of an account (ASVS 7.4.5), e.g. when its owner reports a lost laptop.
+#[server(prefix = "/rpc", endpoint = "admin_end_sessions")]
+pub async fn admin_end_sessions(account_id: String) -> Result<u64, AppError> {
+    let state = crate::state::AppState::current()?;
+    let admin = guard::require_admin().await?;
+    let id = uuid::Uuid::parse_str(&account_id).map_err(|_| AppError::NotFound)?;
+    if id == admin.account_id {
+        return Err(AppError::message("Use Sign out everywhere else on your Security page for your own sessions."));
+    }
+    crate::accounts::store::find_account(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let ended = crate::sessions::store::delete_sessions_of_account(&state.db, id, None).await?;
+    record_admin_action(&state, &admin, id, crate::events::kind::ADMIN_SESSIONS_ENDED, serde_json::json!({ "ended": ended })).await;
+    Ok(ended)
+}
+
 #[server(prefix = "/rpc", endpoint = "admin_set_plan")]
 pub async fn admin_set_plan(account_id: String, plan: String) -> Result<(), AppError> {
     let state = crate::state::AppState::current()?;

@@ -108,8 +108,10 @@ pub fn AdminAccountPage() -> impl IntoView {
     let status = ServerAction::<AdminSetStatus>::new();
     let plan = ServerAction::<AdminSetPlan>::new();
     let resend = ServerAction::<AdminResendVerification>::new();
+    let end_sessions = ServerAction::<AdminEndSessions>::new();
     Effect::new(move |_| {
         if matches!(status.value().get(), Some(Ok(())))
+            || matches!(end_sessions.value().get(), Some(Ok(_)))
             || matches!(plan.value().get(), Some(Ok(())))
             || matches!(resend.value().get(), Some(Ok(())))
         {
@@ -117,6 +119,7 @@ pub fn AdminAccountPage() -> impl IntoView {
         }
     });
     let (status_error, plan_error, resend_error) = (action_error(status), action_error(plan), action_error(resend));
+    let end_sessions_error = action_error(end_sessions);
     view! {
         <Title text="Admin: account" />
         <section class="page wide">
@@ -125,7 +128,7 @@ pub fn AdminAccountPage() -> impl IntoView {
             <SignedInOnly data=detail view_fn=move |d: AccountDetail| {
                 let a = d.account.clone();
                 let suspended = a.status != "active";
-                let (id_for_status, id_for_resend) = (a.id.clone(), a.id.clone());
+                let (id_for_status, id_for_resend, id_for_sessions) = (a.id.clone(), a.id.clone(), a.id.clone());
                 view! {
                     <h2>{a.email.clone()}</h2>
                     <div class="grid">
@@ -171,6 +174,16 @@ pub fn AdminAccountPage() -> impl IntoView {
                                         }.into_any()
                                     }}
                                 </ActionForm>
+                            })}
+                            {(!d.is_self && d.sessions > 0).then(|| view! {
+                                <ActionForm action=end_sessions attr:class="action-form">
+                                    <FormError error=end_sessions_error />
+                                    <input type="hidden" name="account_id" value=id_for_sessions.clone() />
+                                    <button type="submit">"Sign out everywhere"</button>
+                                </ActionForm>
+                            })}
+                            {move || end_sessions.value().get().and_then(Result::ok).map(|n| view! {
+                                <p class="form-ok" role="status">{format!("{n} session(s) ended.")}</p>
                             })}
                             {(!a.verified).then(|| view! {
                                 <ActionForm action=resend attr:class="action-form">

@@ -47,5 +47,6 @@ pub mod kind {
     pub const ADMIN_REACTIVATED: &str = "admin.account_reactivated";
     pub const ADMIN_PLAN_CHANGED: &str = "admin.plan_changed";
     pub const ADMIN_VERIFICATION_SENT: &str = "admin.verification_sent";
+    pub const ADMIN_SESSIONS_ENDED: &str = "admin.sessions_ended";
     pub const ADMIN_LOGS_EXPORTED: &str = "admin.request_log_exported";
 }

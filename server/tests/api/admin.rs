@@ -29,6 +29,7 @@ fn admin_calls(account_id: &str) -> Vec<(&'static str, Vec<(&'static str, String
         ("admin_set_status", vec![("account_id", account_id.to_string()), ("action", "suspend".into())]),
         ("admin_set_plan", vec![("account_id", account_id.to_string()), ("plan", "free".into())]),
         ("admin_resend_verification", vec![("account_id", account_id.to_string())]),
+        ("admin_end_sessions", vec![("account_id", account_id.to_string())]),
         ("admin_logs", vec![]),
         ("admin_events", vec![]),
     ]
@@ -92,6 +93,22 @@ on_both_backends! {
         let own = app.account_id(&admin_email).await.to_string();
         let res = rpc_with(&admin, &app.base, "admin_set_status", &[("account_id", &own), ("action", "suspend")]).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    }
+}
+
+on_both_backends! {
+    async fn asvs_7_4_5_an_admin_ends_every_session_of_an_account_and_the_account_stays_usable(app: TestApp) {
+        let (email, key, _) = account_with_key(&app, "lost-laptop").await;
+        let id = app.account_id(&email).await.to_string();
+        let (admin, admin_email) = admin_browser(&app).await;
+        let ended: Value = rpc_with(&admin, &app.base, "admin_end_sessions", &[("account_id", &id)]).await.json().await.unwrap();
+        assert_eq!(ended, 1);
+        assert_eq!(app.viewer(&app.client).await, Value::Null, "signed out");
+        assert_eq!(call(&app, &key).await.status(), StatusCode::OK, "keys are not sessions: they keep working");
+        assert_eq!(app.sign_in(&email, crate::support::PASSWORD).await.status(), StatusCode::OK, "and the owner can sign in again");
+        assert!(app.event_kinds(app.account_id(&email).await).await.contains(&"admin.sessions_ended".to_string()));
+        let own = app.account_id(&admin_email).await.to_string();
+        assert_eq!(rpc_with(&admin, &app.base, "admin_end_sessions", &[("account_id", &own)]).await.status(), StatusCode::BAD_REQUEST);
     }
 }
 
