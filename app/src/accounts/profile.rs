@@ -126,6 +126,10 @@ pub async fn confirm_email_change(token: String) -> Result<String, AppError> {
         }
         other => other?,
     }
+    // Links already sent to the old address (reset, confirmation) must not work after the move.
+    for purpose in [crate::passwords::RESET_PURPOSE, crate::email_verification::PURPOSE] {
+        store::void_email_tokens(&state.db, account_id, purpose, now).await?;
+    }
     let client = crate::client::current().await;
     crate::events::store::record(&state.db, NewEvent::by_account(kind::EMAIL_CHANGED, account_id, &client, serde_json::json!({}))).await;
     let site = &state.config.site_name;

@@ -251,6 +251,9 @@ on_both_backends! {
         let old = unique_email("old");
         app.verified_account(&old).await;
         let new = unique_email("new");
+        // A reset link sent to the old address before the move must not work after it.
+        app.new_browser().post(app.url("/rpc/request_password_reset")).form(&[("email", old.as_str())]).send().await.unwrap();
+        let reset = token_from(&wait_for_mail(&old, "Reset your").await);
 
         crate::passkeys::age_sign_in(&app, 600).await;
         let (status, _, message) = error_message(app.rpc("request_email_change", &[("new_email", &new)]).await).await;
@@ -282,6 +285,8 @@ on_both_backends! {
         assert_eq!(app.new_browser().post(app.url("/rpc/sign_in")).form(&[("email", &new), ("password", &PASSWORD.to_string())]).send().await.unwrap().status(), StatusCode::OK);
         let kinds = app.event_kinds(app.account_id(&new).await).await;
         assert!(kinds.contains(&"account.email_change_requested".to_string()) && kinds.contains(&"account.email_changed".to_string()));
+        let res = app.new_browser().post(app.url("/rpc/reset_password")).form(&[("token", reset.as_str()), ("new_password", "another fine passphrase")]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "the old address's reset link is void");
     }
 }
 
