@@ -508,3 +508,37 @@ on_both_backends! {
         assert!(app::contact::store::find_message(&app.db, open).await.unwrap().is_some(), "an open message of the same age is kept");
     }
 }
+
+on_both_backends! {
+    async fn contact_pages_send_the_security_headers_and_malformed_posts_get_4xx(app: TestApp) {
+        for path in ["/contact", "/contact/sent"] {
+            let res = app.get(path).await;
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            assert_eq!(res.headers()["cache-control"], "no-store", "{path}: a page with a fresh token is never cached");
+            let csp = res.headers()["content-security-policy"].to_str().unwrap().to_string();
+            let nonce = csp.split("'nonce-").nth(1).and_then(|r| r.split('\'').next()).unwrap_or_else(|| panic!("{path}: {csp}")).to_string();
+            let html = res.text().await.unwrap();
+            for script in html.split("<script").skip(1) {
+                let tag = script.split('>').next().unwrap();
+                assert!(tag.contains("src=") || tag.contains(&format!("nonce=\"{nonce}\"")), "{path}: <script{tag}>");
+            }
+        }
+        let huge = "x".repeat(200_000);
+        let bodies: Vec<(&str, Vec<u8>)> = vec![
+            ("application/x-www-form-urlencoded", b"".to_vec()),
+            ("application/x-www-form-urlencoded", b"name=%ZZ&email=%".to_vec()),
+            ("application/x-www-form-urlencoded", b"name=\xff\xfe&message=\xc3".to_vec()),
+            ("application/x-www-form-urlencoded", format!("name={huge}&email={huge}&message={huge}&form_token={huge}").into_bytes()),
+            ("application/x-www-form-urlencoded", b"name=a&name=b&form_token=1.2&form_token=3.4".to_vec()),
+            ("application/json", br#"{"name": 5, "message": null}"#.to_vec()),
+            ("text/plain", b"\x00\x01\x02".to_vec()),
+        ];
+        for endpoint in ["contact_form", "contact_send"] {
+            for (content_type, body) in &bodies {
+                let res = app.client.post(app.url(&format!("/rpc/{endpoint}"))).header("content-type", *content_type).body(body.clone()).send().await.unwrap();
+                assert!(!res.status().is_server_error(), "{endpoint} with {content_type}: {}", res.status());
+            }
+        }
+        assert_eq!(stored(&app).await, 0);
+    }
+}
