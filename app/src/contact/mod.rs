@@ -358,6 +358,7 @@ pub async fn send_contact_message(
         user_agent: &client.user_agent,
     };
     let id = store::insert_message(&state.db, &new, now).await?;
+    // Each sent message uses one of the hour's allowance (the throttle counts them as "failures").
     throttle_store::record_failure(&state.db, &ip_key, limits::PER_IP, now).await?;
     throttle_store::record_failure(&state.db, &email_key, limits::PER_ADDRESS, now).await?;
     note(
