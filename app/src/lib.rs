@@ -6,6 +6,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod client;
 pub mod consent;
+pub mod contact;
 pub mod email_verification;
 pub mod error;
 pub mod events;
@@ -112,6 +113,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("consent") view=consent::ConsentPage ssr=SsrMode::Async />
                     <Route path=path!("confirm-email-change") view=accounts::ConfirmEmailChangePage ssr=SsrMode::InOrder />
                     <Route path=path!("goodbye") view=privacy::GoodbyePage ssr=SsrMode::InOrder />
+                    <Route path=path!("contact") view=contact::ContactPage ssr=SsrMode::InOrder />
+                    <Route path=path!("contact/sent") view=contact::ContactSentPage ssr=SsrMode::InOrder />
+                    <Route path=path!("admin/messages") view=contact::AdminMessagesPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/messages/:id") view=contact::AdminMessagePage ssr=SsrMode::Async />
                     <Route path=path!("terms") view=consent::LegalPage ssr=SsrMode::InOrder />
                     <Route path=path!("privacy") view=consent::LegalPage ssr=SsrMode::InOrder />
                 </Routes>

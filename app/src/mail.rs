@@ -30,6 +30,8 @@ pub struct Mail {
     pub text: String,
     pub html: String,
     pub link: Option<String>,
+    /// Where answers go, when not to the sender (`mail_from` is often a no-reply address).
+    pub reply_to: Option<String>,
 }
 
 #[derive(Clone)]
@@ -61,11 +63,14 @@ impl Mailer {
     }
 
     pub async fn send(&self, mail: Mail) -> Result<(), MailError> {
-        let message = Message::builder()
-            .from(self.from.clone())
-            .to(mail.to.parse()?)
-            .subject(&mail.subject)
-            .multipart(MultiPart::alternative_plain_html(mail.text, mail.html))?;
+        let mut builder = Message::builder().from(self.from.clone()).to(mail.to.parse()?).subject(&mail.subject);
+        match mail.reply_to.as_deref().map(str::parse::<Mailbox>) {
+            Some(Ok(reply_to)) => builder = builder.reply_to(reply_to),
+            // A misconfigured address must not stop the mail itself.
+            Some(Err(err)) => tracing::warn!(error = %err, "the Reply-To address is not valid; sending without it"),
+            None => {}
+        }
+        let message = builder.multipart(MultiPart::alternative_plain_html(mail.text, mail.html))?;
         match &*self.transport {
             Transport::Smtp(smtp) => {
                 smtp.send(message).await?;
@@ -108,5 +113,5 @@ pub fn compose(to: &str, subject: &str, site: &str, paragraphs: &[&str], action:
     }
     text.push_str(&format!("— {site}\n"));
     html.push_str(&format!("<p style=\"color:#555\">— {}</p></div>", html_escape(site)));
-    Mail { to: to.to_string(), subject: subject.to_string(), text, html, link: action.map(|(_, l)| l.to_string()) }
+    Mail { to: to.to_string(), subject: subject.to_string(), text, html, link: action.map(|(_, l)| l.to_string()), reply_to: None }
 }

@@ -47,6 +47,7 @@ pub fn Footer() -> impl IntoView {
         <footer class="site-footer">
             <a href="/terms">"Terms of Use"</a>
             <a href="/privacy">"Privacy Policy"</a>
+            <a href="/contact">"Contact"</a>
             <span class="muted">"Powered by Mast"</span>
         </footer>
     }

@@ -3,9 +3,19 @@ import { readFile } from "node:fs/promises";
 import { waitForMail } from "./mail";
 import { callApi, confirmedDeveloper, password, uniqueEmail } from "./people";
 
-test("correct the profile, download everything, see the sessions, then delete the account", async ({ page, request }) => {
+test("correct the profile, download everything, see the sessions, then delete the account", async ({ page, request, context }) => {
+  // Reading pages sets no cookie at all; signed in, there is exactly one: the session.
+  for (const path of ["/", "/privacy", "/terms", "/signup"]) {
+    await page.goto(path);
+    await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
+  }
+  expect(await context.cookies()).toEqual([]);
   const email = uniqueEmail("leaving");
   await confirmedDeveloper(page, email);
+  const cookies = await context.cookies();
+  expect(cookies.map((c) => c.name)).toEqual(["mast_session"]);
+  expect(cookies[0].httpOnly).toBe(true);
+  expect(cookies[0].sameSite).toBe("Lax");
 
   // A key, so deletion has something to stop.
   await page.goto("/keys");

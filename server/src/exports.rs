@@ -25,6 +25,30 @@ pub fn router() -> axum::Router<AppState> {
         .route(app::privacy::EXPORT_PATH, axum::routing::get(account_json))
 }
 
+/// The account's contact messages (sent signed in, or from its address), each with our replies.
+async fn contact_messages_with_replies(
+    state: &AppState,
+    account: &app::accounts::store::Account,
+) -> Result<Vec<serde_json::Value>, sqlx::Error> {
+    use app::contact::store::{messages_of_account, replies_of_messages};
+    let messages = messages_of_account(&state.db, account.account_id, &account.email_normalized).await?;
+    let ids: Vec<_> = messages.iter().map(|m| m.contact_message_id).collect();
+    let replies = replies_of_messages(&state.db, &ids).await?;
+    Ok(messages
+        .into_iter()
+        .map(|message| {
+            let mut value = serde_json::to_value(&message).unwrap_or_default();
+            let answers: Vec<_> = replies
+                .iter()
+                .filter(|r| r.contact_message_id == message.contact_message_id)
+                .map(|r| serde_json::json!({ "body": r.body, "sent_at": utc(r.sent_at) }))
+                .collect();
+            value["replies"] = serde_json::Value::from(answers);
+            value
+        })
+        .collect())
+}
+
 /// Request-log records read per query while the export streams.
 const EXPORT_PAGE: i64 = 5_000;
 
@@ -53,6 +77,10 @@ async fn account_json(
         Ok(None) => return refuse(AppError::Unauthorized),
         Err(err) => return refuse(err.into()),
     };
+    let contact_messages = match contact_messages_with_replies(&state, &account).await {
+        Ok(messages) => messages,
+        Err(err) => return refuse(err.into()),
+    };
     let head = serde_json::json!({
         "format": "mast-account-export/1",
         "site": state.config.site_name,
@@ -66,6 +94,7 @@ async fn account_json(
         "sessions": sections.sessions,
         "email_tokens": sections.email_tokens,
         "events": sections.events,
+        "contact_messages": contact_messages,
         "usage_days": sections.usage_days,
     });
     // The object without its closing brace, then the log as its last member.

@@ -132,6 +132,7 @@ pub const EVENT_GROUPS: &[(&str, &str)] = &[
     ("api_key.", "API keys"),
     ("admin.", "Admin actions"),
     ("consent.", "Consent"),
+    ("contact.", "Contact form"),
     ("request.", "Refused requests"),
 ];
 

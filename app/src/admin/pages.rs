@@ -4,18 +4,30 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{A, Form};
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::{use_location, use_params_map, use_query_map};
 
 use super::*;
 use crate::api_keys::thousands;
 use crate::ui::{FieldError, FormError, PageError, SignedInOnly, action_error};
 use crate::usage::{OutcomeAndReasonFields, encode, latency_text};
 
+/// The console's sections; beside "Messages", how many wait for an answer.
 #[component]
-fn AdminNav() -> impl IntoView {
+pub fn AdminNav() -> impl IntoView {
+    let location = use_location();
+    // Asked again on each navigation, so closing messages shows in the count.
+    let open = Resource::new(move || location.pathname.get(), |_| crate::contact::admin_contact_open_count());
     view! {
         <nav class="admin-nav" aria-label="Admin">
             <A href="/admin" exact=true>"Accounts"</A>
+            <A href="/admin/messages">
+                "Messages"
+                <Suspense fallback=|| ()>
+                    {move || open.get().and_then(Result::ok).filter(|n| *n > 0).map(|n| view! {
+                        " " <span class="count">{n}<span class="visually-hidden">" open"</span></span>
+                    })}
+                </Suspense>
+            </A>
             <A href="/admin/logs">"Request logs"</A>
             <A href="/admin/events">"Security events"</A>
         </nav>

@@ -49,4 +49,13 @@ pub mod kind {
     pub const ADMIN_VERIFICATION_SENT: &str = "admin.verification_sent";
     pub const ADMIN_SESSIONS_ENDED: &str = "admin.sessions_ended";
     pub const ADMIN_LOGS_EXPORTED: &str = "admin.request_log_exported";
+    /// A message came through the contact form (detail: its id).
+    pub const CONTACT_RECEIVED: &str = "contact.received";
+    /// The contact form refused what looked like a bot: `honeypot`, `too_quick` or `bad_token`.
+    pub const CONTACT_SPAM_REFUSED: &str = "contact.spam_refused";
+    /// The contact form's limit per IP or per address was reached.
+    pub const CONTACT_THROTTLED: &str = "contact.throttled";
+    pub const ADMIN_CONTACT_REPLIED: &str = "admin.contact_replied";
+    pub const ADMIN_CONTACT_CLOSED: &str = "admin.contact_closed";
+    pub const ADMIN_CONTACT_REOPENED: &str = "admin.contact_reopened";
 }

@@ -5,6 +5,7 @@ mod authenticator;
 mod support;
 
 mod admin;
+mod contact;
 mod gateway;
 mod headers;
 mod keys;

@@ -143,6 +143,9 @@ on_both_backends! {
             call(&app, &key).await;
         }
         wait_for_log_rows(&app, 3).await;
+        // A message sent signed in, and one sent from the same address signed out.
+        crate::contact::send_ok(&app, &app.client, &email, "Signed in").await;
+        crate::contact::send_ok(&app, &app.new_browser(), &email, "From my phone").await;
         // Someone else's rows must not appear.
         let other = app.new_browser();
         app.verified_account_in(&other, &unique_email("other")).await;
@@ -182,17 +185,20 @@ on_both_backends! {
                 Value::Object(_) => 1,
                 other => panic!("section {section} missing: {other}"),
             };
-            let expected = if table == "event" {
+            let expected = match table {
                 // Also the events where this account acted on another.
-                held + app.count("event", "actor_account_id", account).await
-            } else {
-                held
+                "event" => held + app.count("event", "actor_account_id", account).await,
+                // Also the messages sent from its address while signed out.
+                "contact_message" => held + 1,
+                _ => held,
             };
             assert_eq!(exported, expected, "{section}");
-            assert!(held > 0 || ["email_token", "contact_message"].contains(&table), "{table} should hold rows in this test");
+            assert!(held > 0 || table == "email_token", "{table} should hold rows in this test");
         }
         assert_eq!(export["profile"]["email"], email.as_str());
         assert_eq!(export["request_log"].as_array().unwrap().len(), 3);
+        assert_eq!(export["contact_messages"][1]["subject"], "From my phone");
+        assert!(export["contact_messages"][0]["replies"].is_array());
         assert_eq!(export["passkeys"][0]["name"].as_str().is_some(), true);
 
         // No secret leaves: not the key, its hash, the password hash, session ids or public keys.
@@ -360,6 +366,7 @@ on_both_backends! {
             assert_eq!(call(&app, &key).await.status(), StatusCode::OK);
         }
         wait_for_log_rows(&app, 4).await;
+        crate::contact::send_ok(&app, &app.new_browser(), &email, "Before I go").await;
         let accepted_before = scalar_i64(&app.db, "select cast(sum(requests) as bigint) from usage_day where outcome = 'accepted'").await;
 
         // It takes a recent "confirm it's you" and the typed address.
@@ -382,6 +389,7 @@ on_both_backends! {
         assert_eq!(app.viewer(&other_browser).await, Value::Null);
         // Personal data gone.
         assert!(app::accounts::store::find_account(&app.db, account).await.unwrap().is_none());
+        assert_eq!(scalar_i64(&app.db, "select count(*) from contact_message").await, 0, "messages from the address go too");
         for table in ["consent", "passkey", "api_key", "session", "email_token", "event", "request_log", "usage_minute", "usage_hour", "usage_day"] {
             assert_eq!(app.count(table, "account_id", account).await, 0, "{table}");
         }
