@@ -73,3 +73,17 @@ pub fn PageError(error: AppError) -> impl IntoView {
     }
     view! { <p class="form-error" role="alert">{error.to_string()}</p> }
 }
+
+/// "Previous" and "Next" of a list shown in numbered pages; `href` makes a page's address.
+#[component]
+pub fn Pager<H>(page: i64, pages: i64, label: &'static str, href: H) -> impl IntoView
+where
+    H: Fn(i64) -> String + 'static,
+{
+    view! {
+        <nav class="pager" aria-label=label>
+            {(page > 1).then(|| view! { <leptos_router::components::A href=href(page - 1)>"Previous"</leptos_router::components::A> })}
+            {(page < pages).then(|| view! { <leptos_router::components::A href=href(page + 1)>"Next"</leptos_router::components::A> })}
+        </nav>
+    }
+}

@@ -70,7 +70,7 @@ pub fn AdminAccountsPage() -> impl IntoView {
                 <button type="submit">"Search"</button>
             </Form>
             <SignedInOnly data=list view_fn=move |l: AccountList| {
-                let pager = |p: i64| link("/admin", &[("search", search()), ("sort", sort()), ("page", Some(p.to_string()))]);
+                let pager = move |p: i64| link("/admin", &[("search", search()), ("sort", sort()), ("page", Some(p.to_string()))]);
                 view! {
                     <p class="muted">{format!("{} {} · page {} of {}", thousands(l.total), if l.total == 1 { "account" } else { "accounts" }, l.page, l.pages)}</p>
                     <div class="table-scroll">
@@ -92,10 +92,7 @@ pub fn AdminAccountsPage() -> impl IntoView {
                             </tbody>
                         </table>
                     </div>
-                    <nav class="pager" aria-label="Pages of accounts">
-                        {(l.page > 1).then(|| view! { <A href=pager(l.page - 1)>"Previous"</A> })}
-                        {(l.page < l.pages).then(|| view! { <A href=pager(l.page + 1)>"Next"</A> })}
-                    </nav>
+                    <crate::ui::Pager page=l.page pages=l.pages label="Pages of accounts" href=pager />
                 }
                 .into_any()
             } />

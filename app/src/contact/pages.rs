@@ -151,10 +151,7 @@ pub fn AdminMessagesPage() -> impl IntoView {
                             </div>
                         }.into_any()
                     }}
-                    <nav class="pager" aria-label="Pages of messages">
-                        {(l.page > 1).then(|| view! { <A href=pager(l.page - 1)>"Previous"</A> })}
-                        {(l.page < l.pages).then(|| view! { <A href=pager(l.page + 1)>"Next"</A> })}
-                    </nav>
+                    <crate::ui::Pager page=l.page pages=l.pages label="Pages of messages" href=pager />
                 }
                 .into_any()
             } />
