@@ -488,3 +488,39 @@ on_both_backends! {
         assert!(policy.contains("one cookie"));
     }
 }
+
+on_both_backends! {
+    async fn policy_admin_never_sees_full_key(app: TestApp) {
+        let (email, key, key_id) = account_with_key(&app, "secret-keeper").await;
+        let id = app.account_id(&email).await.to_string();
+        call(&app, &key).await;
+        // A roll and a revocation leave events and refusals that name the key.
+        let rolled: Value = json(app.rpc("roll_key", &[("key_id", &key_id), ("grace", "now")]).await).await;
+        let new_key = rolled["key"].as_str().unwrap().to_string();
+        assert_eq!(call(&app, &key).await.status(), StatusCode::UNAUTHORIZED);
+        call(&app, &new_key).await;
+        wait_for_log_rows(&app, 3).await;
+        let (admin, _) = crate::admin::admin_browser(&app).await;
+
+        let mut seen = String::new();
+        for (endpoint, form) in [
+            ("admin_accounts", vec![]),
+            ("admin_account", vec![("account_id", id.as_str())]),
+            ("admin_logs", vec![]),
+            ("admin_events", vec![]),
+        ] {
+            let res = rpc_with(&admin, &app.base, endpoint, &form).await;
+            assert_eq!(res.status(), StatusCode::OK, "{endpoint}");
+            seen.push_str(&res.text().await.unwrap());
+        }
+        for page in ["/admin".to_string(), format!("/admin/accounts/{id}"), "/admin/logs".into(), "/admin/events".into(), "/admin/logs/export.csv".into()] {
+            let res = admin.get(app.url(&page)).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{page}");
+            seen.push_str(&res.text().await.unwrap());
+        }
+        for full in [&key, &new_key] {
+            assert!(!seen.contains(full.as_str()), "an admin view shows a full key");
+            assert!(seen.contains(&format!("{}…{}", &full[..14], &full[full.len() - 4..])), "keys appear as prefix…last4");
+        }
+    }
+}

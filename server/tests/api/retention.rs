@@ -6,7 +6,7 @@ use crate::on_both_backends;
 use crate::support::unique_email;
 
 on_both_backends! {
-    async fn privacy_policy_retention_sessions_tokens_unverified_accounts_and_old_events_are_deleted(app: TestApp) {
+    async fn policy_sessions_links_unconfirmed_accounts_and_old_events_deleted_after_retention(app: TestApp) {
         let verified = unique_email("kept");
         app.verified_account(&verified).await;
         let unverified = unique_email("never");
@@ -40,7 +40,7 @@ on_both_backends! {
 }
 
 on_both_backends! {
-    async fn privacy_policy_retention_request_logs_and_usage_counts_are_deleted_after_730_days(app: TestApp) {
+    async fn policy_usage_logs_deleted_after_retention(app: TestApp) {
         let (_, key, _) = crate::keys::account_with_key(&app, "logs").await;
         assert_eq!(crate::keys::call(&app, &key).await.status(), reqwest::StatusCode::OK);
         for _ in 0..100 {
