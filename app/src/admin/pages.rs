@@ -113,20 +113,15 @@ fn StatusBadge(status: String, verified: bool) -> impl IntoView {
 pub fn AdminAccountPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
-    let detail = Resource::new(move || id.get(), admin_account);
     let status = ServerAction::<AdminSetStatus>::new();
     let plan = ServerAction::<AdminSetPlan>::new();
     let resend = ServerAction::<AdminResendVerification>::new();
     let end_sessions = ServerAction::<AdminEndSessions>::new();
-    Effect::new(move |_| {
-        if matches!(status.value().get(), Some(Ok(())))
-            || matches!(end_sessions.value().get(), Some(Ok(_)))
-            || matches!(plan.value().get(), Some(Ok(())))
-            || matches!(resend.value().get(), Some(Ok(())))
-        {
-            detail.refetch();
-        }
-    });
+    // Read again after every action (each version counts one that finished).
+    let detail = Resource::new(
+        move || (id.get(), status.version().get(), plan.version().get(), resend.version().get(), end_sessions.version().get()),
+        |(id, ..)| admin_account(id),
+    );
     let (status_error, plan_error, resend_error) = (action_error(status), action_error(plan), action_error(resend));
     let end_sessions_error = action_error(end_sessions);
     view! {

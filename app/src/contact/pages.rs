@@ -164,18 +164,14 @@ pub fn AdminMessagesPage() -> impl IntoView {
 pub fn AdminMessagePage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
-    let detail = Resource::new(move || id.get(), admin_contact_message);
     let reply = ServerAction::<AdminContactReply>::new();
     let close = ServerAction::<AdminContactClose>::new();
     let reopen = ServerAction::<AdminContactReopen>::new();
-    Effect::new(move |_| {
-        if matches!(reply.value().get(), Some(Ok(())))
-            || matches!(close.value().get(), Some(Ok(())))
-            || matches!(reopen.value().get(), Some(Ok(())))
-        {
-            detail.refetch();
-        }
-    });
+    // Read again after every action (each version counts one that finished).
+    let detail = Resource::new(
+        move || (id.get(), reply.version().get(), close.version().get(), reopen.version().get()),
+        |(id, ..)| admin_contact_message(id),
+    );
     let (reply_error, close_error, reopen_error) = (action_error(reply), action_error(close), action_error(reopen));
     view! {
         <Title text="Admin: message" />
