@@ -69,11 +69,6 @@ async fn call(client: &Client, app: &TestApp, endpoint: &str, form: &[(&str, &st
     crate::support::rpc_with(client, &app.base, endpoint, form).await
 }
 
-async fn json(res: Response) -> Value {
-    assert_eq!(res.status(), StatusCode::OK);
-    res.json().await.expect("json")
-}
-
 fn sink_url() -> String {
     std::env::var("MAST_TEST_SINK_URL").unwrap_or_else(|_| "http://127.0.0.1:1080".into())
 }
@@ -386,15 +381,15 @@ on_both_backends! {
         let id = message_id(&app, &sender, &subject).await.to_string();
         let (admin, admin_email) = crate::admin::admin_browser(&app).await;
 
-        let list = json(call(&admin, &app, "admin_contact_messages", &[]).await).await;
+        let list = crate::support::ok_json(call(&admin, &app, "admin_contact_messages", &[]).await).await;
         assert_eq!(list["show"], "open");
         assert_eq!(list["total"], 1);
         let row = &list["rows"][0];
         assert_eq!((row["id"].as_str(), row["subject"].as_str(), row["email"].as_str()), (Some(id.as_str()), Some(subject.as_str()), Some(sender.as_str())));
         assert_eq!((row["replies"].as_i64(), row["closed"].as_bool()), (Some(0), Some(false)));
-        assert_eq!(json(call(&admin, &app, "admin_contact_open_count", &[]).await).await, 1);
+        assert_eq!(crate::support::ok_json(call(&admin, &app, "admin_contact_open_count", &[]).await).await, 1);
 
-        let detail = json(call(&admin, &app, "admin_contact_message", &[("message_id", &id)]).await).await;
+        let detail = crate::support::ok_json(call(&admin, &app, "admin_contact_message", &[("message_id", &id)]).await).await;
         assert_eq!(detail["message"], evil);
         assert_eq!(detail["ip"], "127.0.0.1");
         assert!(detail["user_agent"].as_str().unwrap().contains("MastTests"));
@@ -421,27 +416,27 @@ on_both_backends! {
         assert!(mail.text.contains("Hello Ada Lovelace,"), "{}", mail.text);
         let source = mail_source(&sender, &format!("Re: {subject}")).await;
         assert!(source.contains(&format!("Reply-To: {}", app.config.contact_email)), "answers go to the operator: {source}");
-        let detail = json(call(&admin, &app, "admin_contact_message", &[("message_id", &id)]).await).await;
+        let detail = crate::support::ok_json(call(&admin, &app, "admin_contact_message", &[("message_id", &id)]).await).await;
         assert_eq!(detail["replies"].as_array().unwrap().len(), 1);
         assert_eq!(detail["replies"][0]["body"], "Thanks for asking.\n\nThe pro plan allows 1,200 requests a minute.");
         assert_eq!(detail["replies"][0]["by"], admin_email.as_str());
-        let list = json(call(&admin, &app, "admin_contact_messages", &[]).await).await;
+        let list = crate::support::ok_json(call(&admin, &app, "admin_contact_messages", &[]).await).await;
         assert_eq!(list["rows"][0]["replies"], 1);
 
         // Closed, it leaves the open list and is found under Closed and All.
         assert_eq!(call(&admin, &app, "admin_contact_close", &[("message_id", &id)]).await.status(), StatusCode::OK);
-        assert_eq!(json(call(&admin, &app, "admin_contact_messages", &[]).await).await["total"], 0);
-        let closed = json(call(&admin, &app, "admin_contact_messages", &[("show", "closed")]).await).await;
+        assert_eq!(crate::support::ok_json(call(&admin, &app, "admin_contact_messages", &[]).await).await["total"], 0);
+        let closed = crate::support::ok_json(call(&admin, &app, "admin_contact_messages", &[("show", "closed")]).await).await;
         assert_eq!((closed["total"].as_i64(), closed["rows"][0]["closed"].as_bool()), (Some(1), Some(true)));
-        assert_eq!(json(call(&admin, &app, "admin_contact_messages", &[("show", "all")]).await).await["total"], 1);
-        assert_eq!(json(call(&admin, &app, "admin_contact_open_count", &[]).await).await, 0);
-        let detail = json(call(&admin, &app, "admin_contact_message", &[("message_id", &id)]).await).await;
+        assert_eq!(crate::support::ok_json(call(&admin, &app, "admin_contact_messages", &[("show", "all")]).await).await["total"], 1);
+        assert_eq!(crate::support::ok_json(call(&admin, &app, "admin_contact_open_count", &[]).await).await, 0);
+        let detail = crate::support::ok_json(call(&admin, &app, "admin_contact_message", &[("message_id", &id)]).await).await;
         assert!(detail["closed_at"].is_string());
         assert_eq!(detail["closed_by"], admin_email.as_str());
 
         assert_eq!(call(&admin, &app, "admin_contact_reopen", &[("message_id", &id)]).await.status(), StatusCode::OK);
-        assert_eq!(json(call(&admin, &app, "admin_contact_messages", &[]).await).await["total"], 1);
-        assert!(json(call(&admin, &app, "admin_contact_message", &[("message_id", &id)]).await).await["closed_at"].is_null());
+        assert_eq!(crate::support::ok_json(call(&admin, &app, "admin_contact_messages", &[]).await).await["total"], 1);
+        assert!(crate::support::ok_json(call(&admin, &app, "admin_contact_message", &[("message_id", &id)]).await).await["closed_at"].is_null());
 
         let events = app.all_event_text().await;
         for kind in ["admin.contact_replied", "admin.contact_closed", "admin.contact_reopened"] {

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::keys::{account_with_key, call, create_key};
 use crate::on_both_backends;
-use crate::support::{Backend, TestApp, execute_with_id, scalar_i64};
+use crate::support::{Backend, TestApp, execute_with_id, scalar_i64, wait_for_log};
 
 fn api(app: &TestApp, path: &str) -> String {
     format!("http://127.0.0.1:{}{path}", app.addr.port())
@@ -25,17 +25,6 @@ async fn assert_refused(res: reqwest::Response, status: StatusCode, code: &str) 
     assert_eq!(body["error"]["code"], code);
     assert!(body["error"]["message"].as_str().is_some_and(|m| m.len() > 10), "{code} has a message");
     headers
-}
-
-/// Waits until the request log holds at least `n` records (the writer flushes every 500 ms).
-async fn wait_for_log(db: &Db, n: i64) {
-    for _ in 0..100 {
-        if scalar_i64(db, "select count(*) from request_log").await >= n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the request log never reached {n} records");
 }
 
 /// Every text column of the request log, for "never the key" checks.

@@ -10,32 +10,14 @@ use crate::authenticator::Authenticator;
 use crate::keys::{account_with_key, call};
 use crate::on_both_backends;
 use crate::support::{
-    Backend, PASSWORD, TestApp, error_message, execute_with_id, mails_to, rpc_with, scalar_i64, token_from, unique_email, wait_for_mail,
-    wait_for_mail_saying,
+    Backend, PASSWORD, TestApp, error_message, execute_with_id, mails_to, ok_json, rpc_with, scalar_i64, token_from, unique_email,
+    wait_for_log, wait_for_mail, wait_for_mail_saying,
 };
 
 /// Makes the account's acceptance of the Privacy Policy an older version, as if the operator had
 /// shipped the current one after the account accepted.
 async fn accepted_only_an_older_privacy_policy(app: &TestApp, account: Uuid) {
     execute_with_id(&app.db, "update consent set version = '1.2' where account_id = $1 and document = 'privacy'", account).await;
-}
-
-async fn json(res: reqwest::Response) -> Value {
-    let status = res.status();
-    let text = res.text().await.expect("body");
-    assert_eq!(status, StatusCode::OK, "{text}");
-    serde_json::from_str(&text).expect("JSON")
-}
-
-/// Waits until the request log holds `n` records (the writer commits in batches).
-async fn wait_for_log_rows(app: &TestApp, n: i64) {
-    for _ in 0..100 {
-        if app.count_all("request_log").await >= n {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the request log never held {n} records");
 }
 
 on_both_backends! {
@@ -54,7 +36,7 @@ on_both_backends! {
         // API keys keep working by default.
         assert_eq!(call(&app, &key).await.status(), StatusCode::OK);
 
-        let pending = json(app.rpc("pending_documents", &[]).await).await;
+        let pending = ok_json(app.rpc("pending_documents", &[]).await).await;
         assert_eq!(pending.as_array().unwrap().len(), 1, "{pending}");
         assert_eq!(pending[0]["slug"], "privacy");
         assert_eq!(pending[0]["version"], app::consent::PRIVACY.version);
@@ -75,14 +57,14 @@ on_both_backends! {
         let res = app.rpc("accept_documents", &[("next", "/keys"), ("accept", "on")]).await;
         assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.status());
         assert_eq!(app.get("/dashboard").await.status(), StatusCode::OK);
-        assert_eq!(json(app.rpc("pending_documents", &[]).await).await, serde_json::json!([]));
+        assert_eq!(ok_json(app.rpc("pending_documents", &[]).await).await, serde_json::json!([]));
 
         let consents = app::consent::store::list_consents(&app.db, account).await.unwrap();
         let newest = &consents[0];
         assert_eq!((newest.document.as_str(), newest.version.as_str()), ("privacy", app::consent::PRIVACY.version));
         assert_eq!(newest.ip.as_deref(), Some("127.0.0.1"));
         assert!(newest.user_agent.as_deref().unwrap().contains("MastTests"));
-        let listed = json(app.rpc("account_page", &[]).await).await;
+        let listed = ok_json(app.rpc("account_page", &[]).await).await;
         let accepted = listed["overview"]["accepted"].as_array().unwrap();
         assert_eq!(accepted.len(), 3, "both first acceptances and the new one: {accepted:?}");
         assert!(accepted.iter().all(|a| a["user_agent"].as_str().unwrap().contains("MastTests") && a["ip"] == "127.0.0.1"));
@@ -142,7 +124,7 @@ on_both_backends! {
         for _ in 0..3 {
             call(&app, &key).await;
         }
-        wait_for_log_rows(&app, 3).await;
+        wait_for_log(&app.db, 3).await;
         // A message sent signed in, and one sent from the same address signed out.
         crate::contact::send_ok(&app, &app.client, &email, "Signed in").await;
         crate::contact::send_ok(&app, &app.new_browser(), &email, "From my phone").await;
@@ -241,7 +223,7 @@ on_both_backends! {
         let unchanged = app::accounts::store::find_account(&app.db, account).await.unwrap().unwrap();
         assert_eq!((unchanged.display_name.as_str(), unchanged.organisation.as_deref()), ("Ada Lovelace", Some("Analytical Engines")));
 
-        let saved = json(app.rpc("update_profile", &[("display_name", "Ada King"), ("organisation", ""), ("country", "United Kingdom")]).await).await;
+        let saved = ok_json(app.rpc("update_profile", &[("display_name", "Ada King"), ("organisation", ""), ("country", "United Kingdom")]).await).await;
         assert_eq!(saved, "Profile saved.");
         let a = app::accounts::store::find_account(&app.db, account).await.unwrap().unwrap();
         assert_eq!((a.display_name.as_str(), a.organisation.as_deref(), a.country.as_deref()), ("Ada King", None, Some("United Kingdom")));
@@ -272,7 +254,7 @@ on_both_backends! {
         let (_, field, message) = error_message(app.rpc("request_email_change", &[("new_email", &old.to_uppercase())]).await).await;
         assert_eq!(field.as_deref(), Some("new_email"), "{message}");
 
-        let answer = json(app.rpc("request_email_change", &[("new_email", &new)]).await).await;
+        let answer = ok_json(app.rpc("request_email_change", &[("new_email", &new)]).await).await;
         assert!(answer.as_str().unwrap().contains("we sent it a link"));
         let link = wait_for_mail(&new, "Confirm your new email address").await;
         wait_for_mail(&old, "email address was requested").await;
@@ -281,7 +263,7 @@ on_both_backends! {
 
         let token = token_from(&link);
         let stranger = app.new_browser();
-        let done = json(rpc_with(&stranger, &app.base, "confirm_email_change", &[("token", &token)]).await).await;
+        let done = ok_json(rpc_with(&stranger, &app.base, "confirm_email_change", &[("token", &token)]).await).await;
         assert!(done.as_str().unwrap().contains(&new));
         assert_eq!(app.viewer(&app.client).await["email"], new.as_str());
         wait_for_mail_saying(&old, &format!("is now {new}")).await;
@@ -303,7 +285,7 @@ on_both_backends! {
         app.verified_account(&mine).await;
         app.verified_account_in(&app.new_browser(), &theirs).await;
         let before = mails_to(&theirs).await.len();
-        let answer = json(app.rpc("request_email_change", &[("new_email", &theirs)]).await).await;
+        let answer = ok_json(app.rpc("request_email_change", &[("new_email", &theirs)]).await).await;
         assert!(answer.as_str().unwrap().contains("we sent it a link"));
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         assert_eq!(mails_to(&theirs).await.len(), before, "the owner of the taken address gets no link");
@@ -320,7 +302,7 @@ on_both_backends! {
         let phone = app.new_browser();
         assert_eq!(rpc_with(&phone, &app.base, "sign_in", &[("email", &email), ("password", PASSWORD)]).await.status(), StatusCode::OK);
 
-        let list = json(app.rpc("list_sessions", &[]).await).await;
+        let list = ok_json(app.rpc("list_sessions", &[]).await).await;
         let list = list.as_array().unwrap();
         assert_eq!(list.len(), 3);
         assert_eq!(list.iter().filter(|s| s["current"] == true).count(), 1);
@@ -328,7 +310,7 @@ on_both_backends! {
         assert!(list.iter().all(|s| s["ip"] == "127.0.0.1" && !s["browser"].as_str().unwrap().is_empty() && !s["last_seen_at"].as_str().unwrap().is_empty()));
 
         // Ending one: that browser is signed out, the others are not.
-        let theirs = json(rpc_with(&laptop, &app.base, "list_sessions", &[]).await).await;
+        let theirs = ok_json(rpc_with(&laptop, &app.base, "list_sessions", &[]).await).await;
         let laptop_id = theirs.as_array().unwrap().iter().find(|s| s["current"] == true).unwrap()["id"].as_str().unwrap().to_string();
         assert_eq!(app.rpc("end_session", &[("id", &laptop_id)]).await.status(), StatusCode::OK);
         assert_eq!(app.viewer(&laptop).await, Value::Null);
@@ -336,21 +318,21 @@ on_both_backends! {
         let (status, _, message) = error_message(app.rpc("end_session", &[("id", &laptop_id)]).await).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{message}");
         // This session cannot be ended from the list: that is "Sign out".
-        let mine = json(app.rpc("list_sessions", &[]).await).await[0]["id"].as_str().unwrap().to_string();
+        let mine = ok_json(app.rpc("list_sessions", &[]).await).await[0]["id"].as_str().unwrap().to_string();
         assert_eq!(error_message(app.rpc("end_session", &[("id", &mine)]).await).await.0, StatusCode::BAD_REQUEST);
         // Another account cannot end this account's sessions.
         let stranger = app.new_browser();
         app.verified_account_in(&stranger, &unique_email("stranger")).await;
-        let phone_id = json(rpc_with(&phone, &app.base, "list_sessions", &[]).await).await.as_array().unwrap().iter()
+        let phone_id = ok_json(rpc_with(&phone, &app.base, "list_sessions", &[]).await).await.as_array().unwrap().iter()
             .find(|s| s["current"] == true).unwrap()["id"].as_str().unwrap().to_string();
         assert_eq!(error_message(rpc_with(&stranger, &app.base, "end_session", &[("id", &phone_id)]).await).await.0, StatusCode::BAD_REQUEST);
         assert!(app.viewer(&phone).await.is_object());
 
         // "Sign out everywhere else".
-        assert_eq!(json(app.rpc("end_other_sessions", &[]).await).await, 1);
+        assert_eq!(ok_json(app.rpc("end_other_sessions", &[]).await).await, 1);
         assert_eq!(app.viewer(&phone).await, Value::Null);
         assert!(app.viewer(&app.client).await.is_object());
-        assert_eq!(json(app.rpc("list_sessions", &[]).await).await.as_array().unwrap().len(), 1);
+        assert_eq!(ok_json(app.rpc("list_sessions", &[]).await).await.as_array().unwrap().len(), 1);
     }
 }
 
@@ -365,7 +347,7 @@ on_both_backends! {
         for _ in 0..4 {
             assert_eq!(call(&app, &key).await.status(), StatusCode::OK);
         }
-        wait_for_log_rows(&app, 4).await;
+        wait_for_log(&app.db, 4).await;
         crate::contact::send_ok(&app, &app.new_browser(), &email, "Before I go").await;
         let accepted_before = scalar_i64(&app.db, "select cast(sum(requests) as bigint) from usage_day where outcome = 'accepted'").await;
 
@@ -394,7 +376,7 @@ on_both_backends! {
             assert_eq!(app.count(table, "account_id", account).await, 0, "{table}");
         }
         // The log keeps its counts without account, IP or browser.
-        wait_for_log_rows(&app, 5).await;
+        wait_for_log(&app.db, 5).await;
         assert_eq!(scalar_i64(&app.db, "select count(*) from request_log where account_id is null and ip is null and user_agent is null and outcome = 'accepted'").await, 4);
         assert_eq!(scalar_i64(&app.db, "select cast(sum(requests) as bigint) from usage_day where outcome = 'accepted'").await, accepted_before);
         // One event stays, with nothing about the person.
@@ -429,7 +411,7 @@ async fn policy_retention_periods_come_from_the_settings_and_the_privacy_policy_
 
     let (_, key, _) = account_with_key(&app, "short").await;
     call(&app, &key).await;
-    wait_for_log_rows(&app, 1).await;
+    wait_for_log(&app.db, 1).await;
     let unconfirmed = unique_email("unconfirmed");
     app.sign_up(&unconfirmed).await;
     let now = app.clock.now();
@@ -495,11 +477,11 @@ on_both_backends! {
         let id = app.account_id(&email).await.to_string();
         call(&app, &key).await;
         // A roll and a revocation leave events and refusals that name the key.
-        let rolled: Value = json(app.rpc("roll_key", &[("key_id", &key_id), ("grace", "now")]).await).await;
+        let rolled: Value = ok_json(app.rpc("roll_key", &[("key_id", &key_id), ("grace", "now")]).await).await;
         let new_key = rolled["key"].as_str().unwrap().to_string();
         assert_eq!(call(&app, &key).await.status(), StatusCode::UNAUTHORIZED);
         call(&app, &new_key).await;
-        wait_for_log_rows(&app, 3).await;
+        wait_for_log(&app.db, 3).await;
         let (admin, _) = crate::admin::admin_browser(&app).await;
 
         let mut seen = String::new();

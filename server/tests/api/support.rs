@@ -426,3 +426,22 @@ pub async fn execute_with_id(db: &Db, sql: &str, id: Uuid) {
 pub fn encode(value: &str) -> String {
     app::usage::encode(value)
 }
+
+/// Waits until the request log holds at least `n` records (the writer flushes every 500 ms).
+pub async fn wait_for_log(db: &Db, n: i64) {
+    for _ in 0..100 {
+        if scalar_i64(db, "select count(*) from request_log").await >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the request log never reached {n} records");
+}
+
+/// The JSON body of a successful answer (the body is shown when it failed).
+pub async fn ok_json(res: Response) -> Value {
+    let status = res.status();
+    let text = res.text().await.expect("body");
+    assert_eq!(status, StatusCode::OK, "{text}");
+    serde_json::from_str(&text).expect("JSON")
+}
