@@ -1,5 +1,5 @@
 # The two Quick-start commands. Both install what is missing first (see .ci/tools.sh).
-.PHONY: run test install bench
+.PHONY: run test install bench proof
 
 run:   ## build and start Mast at http://localhost:3000 (SQLite under ./data)
 	@bash .ci/mast run
@@ -12,3 +12,6 @@ install:  ## only install the build and test tools
 
 bench:  ## print bundle size, SSR time, sign-in throughput, API gateway, log writer and scale figures
 	@bash .ci/bench
+
+proof:  ## print load (10 min, SQLite and PostgreSQL) and crash figures against the release build
+	@bash .ci/proof

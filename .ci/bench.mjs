@@ -11,10 +11,10 @@ let raw = 0, br = 0;
 for (const f of readdirSync(pkg).filter((f) => /\.(wasm|js)$/.test(f))) {
   const bytes = readFileSync(`${pkg}/${f}`);
   const b = brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
-  console.log(`bundle ${f.padEnd(12)} ${kb(bytes.length).padStart(10)} raw ${kb(b).padStart(10)} brotli`);
+  console.log(`bundle ${f.padEnd(24)} ${kb(bytes.length).padStart(10)} raw ${kb(b).padStart(10)} brotli`);
   raw += bytes.length; br += b;
 }
-console.log(`bundle total        ${kb(raw).padStart(10)} raw ${kb(br).padStart(10)} brotli (goal <= 250 KB brotli)`);
+console.log(`bundle total                    ${kb(raw).padStart(10)} raw ${kb(br).padStart(10)} brotli (goal <= 250 KB brotli)`);
 
 for (let i = 0; i < 100; i++) {
   try { await fetch(`${base}/healthz`); break; } catch { await new Promise((r) => setTimeout(r, 100)); }

@@ -7,7 +7,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CARGO_LEPTOS_VERSION=0.3.10
 export PATH="$ROOT/.ci/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+# Each step prints the minutes since the start, so a slow CI run shows where its time went.
+say() { printf '\033[1m==> [%2dm%02ds] %s\033[0m\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 # The wasm-bindgen CLI must match the crate exactly, so read the version from Cargo.lock.
 locked_wasm_bindgen() {
@@ -58,6 +59,6 @@ install_build_tools() {
 }
 
 install_test_tools() {
-  apt_install chromium fonts-dejavu-core
+  apt_install chromium fonts-dejavu-core sqlite3 curl
   npm_ci_once "$ROOT/end2end"
 }

@@ -58,6 +58,9 @@ pub struct Config {
     /// Bearer token of `POST /v1/keys/verify`, for operators with their own gateway; unset: that endpoint is off.
     #[serde(skip_serializing)]
     pub operator_token: Option<SecretString>,
+    /// Bearer token of `GET /metrics`; unset: served only to direct connections from this machine.
+    #[serde(skip_serializing)]
+    pub metrics_token: Option<SecretString>,
     /// Request-log records waiting for the writer at most; more are dropped and counted, never waited for.
     pub request_log_queue: usize,
     /// The writer commits a batch when it holds this many records or after this many milliseconds.
@@ -113,6 +116,7 @@ impl Default for Config {
             default_plan: "free".into(),
             upstream_url: None,
             operator_token: None,
+            metrics_token: None,
             request_log_queue: 65_536,
             request_log_batch: 2_000,
             request_log_flush_ms: 500,

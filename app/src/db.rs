@@ -82,6 +82,11 @@ impl Db {
         }
     }
 
+    /// One round trip to the database, for readiness checks.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        on_db!(self, pool => sqlx::query("select 1").execute(pool).await.map(|_| ()))
+    }
+
     pub async fn close(&self) {
         on_db!(self, pool => pool.close().await)
     }
@@ -149,9 +154,12 @@ pub enum Tx {
 }
 
 impl Db {
+    /// A write transaction. On SQLite it takes the write lock at once (`begin immediate`): a
+    /// deferred one that read first and wrote later failed at once with "database is locked"
+    /// when another writer came between, instead of waiting `busy_timeout` for its turn.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("begin immediate").await?),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }

@@ -28,6 +28,8 @@ pub mod db;
 #[cfg(feature = "ssr")]
 pub mod mail;
 #[cfg(feature = "ssr")]
+pub mod metrics;
+#[cfg(feature = "ssr")]
 pub mod retention;
 #[cfg(feature = "ssr")]
 pub mod state;
@@ -35,7 +37,7 @@ pub mod state;
 pub mod timing;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
@@ -59,6 +61,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="description" content="Mast: the developer portal of this API. Sign up, get API keys, see your usage." />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                // /pkg/mast.<hash>.css: named after its content, so browsers keep it (server/src/security.rs).
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -84,12 +88,13 @@ pub fn content_security_policy(nonce: &str) -> String {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="leptos" href="/pkg/mast.css" />
         <Title formatter=|page: String| if page.is_empty() { "Mast".to_string() } else { format!("{page} · Mast") } />
         <Router>
-            <a class="skip-link" href="#main">"Skip to content"</a>
+            // rel="external": the router leaves this link to the browser, which moves the
+            // keyboard focus into main (the router would only scroll there).
+            <a class="skip-link" href="#main" rel="external">"Skip to content"</a>
             <pages::Header />
-            <main id="main">
+            <main id="main" tabindex="-1">
                 // In order: the HTML arrives complete, so every page works without JavaScript.
                 <Routes fallback=pages::NotFound>
                     <Route path=path!("") view=pages::LandingPage ssr=SsrMode::InOrder />

@@ -24,6 +24,8 @@ pub struct AppState {
     pub keys: Arc<crate::api_keys::directory::KeyDirectory>,
     /// The time; tests move it forward.
     pub clock: crate::clock::Clock,
+    /// Counters and gauges served at `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {

@@ -38,8 +38,13 @@ pub fn invalid(error: Signal<Option<AppError>>, field: &'static str) -> impl Fn(
 
 /// A signed-in page: `view_fn` with the loaded data; a signed-out visitor is sent to sign in (a
 /// real redirect, as these routes render whole on the server). Reloads keep the old view shown.
+/// `heading`: the page's title when its heading comes from the data, shown above an error.
 #[component]
-pub fn SignedInOnly<T, F, V>(data: Resource<Result<T, AppError>>, view_fn: F) -> impl IntoView
+pub fn SignedInOnly<T, F, V>(
+    data: Resource<Result<T, AppError>>,
+    view_fn: F,
+    #[prop(optional)] heading: Option<&'static str>,
+) -> impl IntoView
 where
     T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
     F: Fn(T) -> V + Send + Sync + Clone + 'static,
@@ -56,22 +61,26 @@ where
                         let next = leptos_router::hooks::use_location().pathname.get_untracked();
                         view! { <Redirect path=crate::consent::consent_path(&next) /> }.into_any()
                     }
-                    Err(e) => view! { <PageError error=e /> }.into_any(),
+                    Err(e) => view! { <PageError error=e heading=heading /> }.into_any(),
                 })
             }}
         </Transition>
     }
 }
 
-/// Why a page cannot be shown. On the server it also sets the status: a forbidden or missing
-/// page answers 403 or 404, not 200 with a message.
+/// Why a page cannot be shown, under `heading` when the page has no heading of its own without
+/// its data. On the server it also sets the status: a forbidden or missing page answers 403 or
+/// 404, not 200 with a message.
 #[component]
-pub fn PageError(error: AppError) -> impl IntoView {
+pub fn PageError(error: AppError, #[prop(default = None)] heading: Option<&'static str>) -> impl IntoView {
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(error.status());
     }
-    view! { <p class="form-error" role="alert">{error.to_string()}</p> }
+    view! {
+        {heading.map(|h| view! { <h1>{h}</h1> })}
+        <p class="form-error" role="alert">{error.to_string()}</p>
+    }
 }
 
 /// "Previous" and "Next" of a list shown in numbered pages; `href` makes a page's address.

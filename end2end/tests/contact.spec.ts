@@ -1,15 +1,7 @@
-import { execFileSync } from "node:child_process";
 import { test, expect } from "@playwright/test";
+import { grantAdmin } from "./operator";
 import { waitForMail } from "./mail";
 import { confirmedDeveloper, uniqueEmail } from "./people";
-
-/** `server admin grant`, as an operator runs it on the server. */
-function grantAdmin(email: string) {
-  const bin = process.env.MAST_E2E_SERVER_BIN;
-  const url = process.env.MAST_E2E_DATABASE_URL;
-  if (!bin || !url) throw new Error("MAST_E2E_SERVER_BIN and MAST_E2E_DATABASE_URL are set by `make test`");
-  execFileSync(bin, ["admin", "grant", email], { env: { ...process.env, DATABASE_URL: url } });
-}
 
 test("a visitor writes through the contact form; an admin reads it, replies by email and closes it", async ({ page, browser }) => {
   const visitor = uniqueEmail("visitor");

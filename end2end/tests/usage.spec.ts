@@ -1,14 +1,6 @@
-import { execFileSync } from "node:child_process";
 import { test, expect } from "@playwright/test";
+import { grantAdmin } from "./operator";
 import { callApi, confirmedDeveloper, uniqueEmail } from "./people";
-
-/** `server admin grant`, as an operator runs it on the server. */
-function grantAdmin(email: string) {
-  const bin = process.env.MAST_E2E_SERVER_BIN;
-  const url = process.env.MAST_E2E_DATABASE_URL;
-  if (!bin || !url) throw new Error("MAST_E2E_SERVER_BIN and MAST_E2E_DATABASE_URL are set by `make test`");
-  execFileSync(bin, ["admin", "grant", email], { env: { ...process.env, DATABASE_URL: url } });
-}
 
 test("traffic shows on the chart and in the key's log; an admin filters the log and suspends the account", async ({ page, browser, request }) => {
   const developer = uniqueEmail("usage");

@@ -151,6 +151,7 @@ async fn writer_benchmark(data: &std::path::Path) {
                 account_status: "active".into(),
                 email_verified_at: Some(now()),
                 plan: None,
+                current_consents: app::consent::DOCUMENTS.len() as i64,
             })
         })
         .collect();

@@ -38,6 +38,8 @@ CONFIGURATION
                                 every instance) [generated into <data_dir>/api-key-secret]
   MAST_UPSTREAM_URL             accepted /api/… requests go here; unset: /api/v1/echo only
   MAST_OPERATOR_TOKEN           bearer token of POST /v1/keys/verify; unset: endpoint off
+  MAST_METRICS_TOKEN            bearer token of GET /metrics; unset: only direct connections
+                                from this machine may read it
   MAST_EMAIL_API_KEYS           true: mail a new key after verification and on request [false]
   MAST_DEFAULT_PLAN             plan of new accounts [free]; plans are set in the TOML file
   MAST_REQUEST_LOG_QUEUE        request-log records waiting at most [65536]; more are dropped
@@ -50,7 +52,8 @@ CONFIGURATION
   MAST_CONSENT_BLOCKS_API       true: refuse API keys until new Terms/Privacy Policy are
                                 accepted [false: keys keep working]
   MAST_OPERATOR_EMAIL           where contact-form messages are announced [contact email]
-  RUST_LOG                      log filter [info]; MAST_LOG_FORMAT=json for JSON lines";
+  RUST_LOG                      log filter [info]; add mast::access=debug for a line per
+                                request; MAST_LOG_FORMAT=json for JSON lines";
 
 #[derive(Parser)]
 #[command(name = "server", version, about = "Mast: a self-hosted developer portal", after_long_help = CONFIG_HELP)]

@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use app::db::{Db, Ts};
@@ -19,6 +18,7 @@ use uuid::Uuid;
 
 use crate::gateway::limits::Quotas;
 use app::api_keys::store::KeyLookup;
+use app::metrics::{ApiOutcome, Metrics, RequestLogMetrics};
 
 impl RequestRecord {
     pub fn account_id(&self) -> Option<Uuid> {
@@ -46,25 +46,20 @@ pub struct RequestRecord {
     pub latency_us: i64,
 }
 
-/// What the log has done since start, for operators (and the benchmark).
-#[derive(Default, Debug)]
-pub struct LogCounters {
-    pub written: AtomicU64,
-    pub dropped: AtomicU64,
-    pub failed_batches: AtomicU64,
-}
-
 /// The sending side, cloned into every request handler.
 #[derive(Clone)]
 pub struct RequestLog {
     queue: mpsc::Sender<RequestRecord>,
-    pub counters: Arc<LogCounters>,
+    /// Written, dropped and failed figures, shared with `/metrics`.
+    pub counters: RequestLogMetrics,
+    metrics: Arc<Metrics>,
     quotas: Arc<Quotas>,
 }
 
 impl RequestLog {
     /// Queues a record; never waits. A full queue drops it and counts the drop.
     pub fn push(&self, record: RequestRecord) {
+        self.metrics.api_requests.get_or_create(&ApiOutcome { outcome: record.outcome, code: record.code.unwrap_or("none") }).inc();
         if let Err(err) = self.queue.try_send(record) {
             let record = err.into_inner();
             if record.outcome == "accepted"
@@ -72,11 +67,16 @@ impl RequestLog {
             {
                 self.quotas.forget_unwritten(account, 1);
             }
-            let dropped = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            let dropped = self.counters.dropped.inc() + 1;
             if dropped.is_power_of_two() {
                 tracing::warn!(dropped, "request log queue full: records dropped (raise request_log_queue?)");
             }
         }
+    }
+
+    /// Records waiting for the writer.
+    pub fn queue_depth(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
     }
 }
 
@@ -86,13 +86,20 @@ pub struct LogWriter {
     task: tokio::task::JoinHandle<()>,
 }
 
-pub fn start(db: Db, quotas: Arc<Quotas>, capacity: usize, batch: usize, flush_every: Duration) -> (RequestLog, LogWriter) {
+pub fn start(
+    db: Db,
+    quotas: Arc<Quotas>,
+    metrics: Arc<Metrics>,
+    capacity: usize,
+    batch: usize,
+    flush_every: Duration,
+) -> (RequestLog, LogWriter) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
-    let counters = Arc::new(LogCounters::default());
+    let counters = metrics.request_log.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let writer = Writer { db, quotas: quotas.clone(), counters: counters.clone(), batch: batch.max(1), flush_every };
     let task = tokio::spawn(writer.run(rx, stopped));
-    (RequestLog { queue: tx, counters, quotas }, LogWriter { stop, task })
+    (RequestLog { queue: tx, counters, metrics, quotas }, LogWriter { stop, task })
 }
 
 impl LogWriter {
@@ -105,7 +112,7 @@ impl LogWriter {
 struct Writer {
     db: Db,
     quotas: Arc<Quotas>,
-    counters: Arc<LogCounters>,
+    counters: RequestLogMetrics,
     batch: usize,
     flush_every: Duration,
 }
@@ -139,7 +146,7 @@ impl Writer {
         while rx.recv_many(&mut pending, self.batch).await > 0 {
             self.write(&mut pending).await;
         }
-        tracing::info!(written = self.counters.written.load(Ordering::Relaxed), "request log flushed");
+        tracing::info!(written = self.counters.written.get(), "request log flushed");
     }
 
     async fn write(&self, pending: &mut Vec<RequestRecord>) {
@@ -150,7 +157,7 @@ impl Writer {
         for attempt in 1..=3 {
             match write_batch(&self.db, pending).await {
                 Ok(()) => {
-                    self.counters.written.fetch_add(pending.len() as u64, Ordering::Relaxed);
+                    self.counters.written.inc_by(pending.len() as u64);
                     for (account, n) in accepted_per_account(pending) {
                         self.quotas.written(account, n);
                     }
@@ -163,8 +170,8 @@ impl Writer {
                 }
             }
         }
-        self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
-        self.counters.dropped.fetch_add(pending.len() as u64, Ordering::Relaxed);
+        self.counters.failed_batches.inc();
+        self.counters.dropped.inc_by(pending.len() as u64);
         for (account, n) in accepted_per_account(pending) {
             self.quotas.forget_unwritten(account, n);
         }
@@ -308,7 +315,8 @@ pub async fn write_batch(db: &Db, records: &[RequestRecord]) -> Result<(), sqlx:
     }
     match db {
         Db::Sqlite(pool) => {
-            let mut tx = pool.begin().await?;
+            // The write lock at once, waiting its turn (see `Db::begin`).
+            let mut tx = pool.begin_with("begin immediate").await?;
             write_all!(tx);
             tx.commit().await
         }

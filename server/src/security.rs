@@ -1,5 +1,5 @@
-//! Response headers on every answer (ASVS V3.4, 14.3.2) and the cross-origin guard on every
-//! state-changing request (ASVS 3.5).
+//! Response headers on every answer (ASVS V3.4, 14.3.2), the cross-origin guard on every
+//! state-changing request (ASVS 3.5), and [`crate::nul_guard`] on every request to the site.
 
 use app::events::{
     kind,
@@ -38,17 +38,53 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         )
         .await;
         tracing::warn!(path, ip = client.ip, "refused a state-changing request from another origin");
-        let mut res = (StatusCode::FORBIDDEN, "This request did not come from this site's pages, so it was refused.").into_response();
-        add_headers(&mut res, &state, false);
-        return res;
+        let res = (StatusCode::FORBIDDEN, "This request did not come from this site's pages, so it was refused.").into_response();
+        return refused(res, &state);
     }
-    let is_static = req.uri().path().starts_with("/pkg/") || req.uri().path() == "/favicon.ico";
+    let req = match crate::nul_guard::screen(req).await {
+        Ok(req) => req,
+        Err(res) => return refused(res, &state),
+    };
+    let path = req.uri().path().to_owned();
     let mut res = next.run(req).await;
-    add_headers(&mut res, &state, is_static);
+    let found = matches!(res.status(), StatusCode::OK | StatusCode::NOT_MODIFIED | StatusCode::PARTIAL_CONTENT);
+    let cache = if found { cache_control(&path) } else { NO_STORE };
+    res.headers_mut().entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static(cache));
+    if cache != NO_STORE {
+        // The same file goes out as brotli, gzip or plain: a shared cache must keep them apart.
+        res.headers_mut().entry(header::VARY).or_insert(HeaderValue::from_static("accept-encoding"));
+    }
+    add_headers(&mut res, &state);
     res
 }
 
-fn add_headers(res: &mut Response, state: &AppState, is_static: bool) {
+const NO_STORE: &str = "no-store";
+
+/// A request the guard answers itself: never stored, with the usual headers.
+fn refused(mut res: Response, state: &AppState) -> Response {
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
+    add_headers(&mut res, state);
+    res
+}
+
+/// How long browsers may keep a response to `path`. Bundle files named after their content
+/// (`/pkg/mast.<hash>.wasm`, Cargo.toml `hash-files`) never change: a year, without asking
+/// again. Other static files are checked with the server on each use (Last-Modified), so a
+/// new release is seen at once. Everything else, pages and API answers included, is not
+/// stored at all (ASVS 14.3.2). Only for answers that were found: a 404 for a bundle file
+/// another instance has not got yet must not stick.
+fn cache_control(path: &str) -> &'static str {
+    if let Some(file) = path.strip_prefix("/pkg/") {
+        let named_after_content = !file.contains('/') && file.split('.').count() >= 3;
+        if named_after_content { "public, max-age=31536000, immutable" } else { "no-cache" }
+    } else if path == "/favicon.svg" {
+        "public, max-age=86400"
+    } else {
+        NO_STORE
+    }
+}
+
+fn add_headers(res: &mut Response, state: &AppState) {
     let headers = res.headers_mut();
     let set = |headers: &mut http::HeaderMap, name: header::HeaderName, value: &'static str| {
         headers.entry(name).or_insert(HeaderValue::from_static(value));
@@ -65,14 +101,26 @@ fn add_headers(res: &mut Response, state: &AppState, is_static: bool) {
     if state.config.is_https() {
         set(headers, header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains");
     }
-    if !is_static {
-        set(headers, header::CACHE_CONTROL, "no-store");
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bundle_files_named_after_their_content_are_kept_a_year_pages_never() {
+        let year = "public, max-age=31536000, immutable";
+        assert_eq!(cache_control("/pkg/mast.u3Jd-Pq_1x.wasm"), year);
+        assert_eq!(cache_control("/pkg/mast.u3Jd-Pq_1x.js"), year);
+        assert_eq!(cache_control("/pkg/mast.u3Jd-Pq_1x.css"), year);
+        // Unhashed names and wasm-bindgen snippets can change under the same name.
+        assert_eq!(cache_control("/pkg/mast.wasm"), "no-cache");
+        assert_eq!(cache_control("/pkg/snippets/app-0cd1cead3f0174fd/inline0.js"), "no-cache");
+        assert_eq!(cache_control("/favicon.svg"), "public, max-age=86400");
+        for page in ["/", "/dashboard", "/rpc/viewer", "/api/v1/echo", "/pkg", "/pkgx/mast.a.js"] {
+            assert_eq!(cache_control(page), "no-store", "{page}");
+        }
+    }
 
     #[test]
     fn asvs_3_5_origin_must_match_or_fetch_metadata_say_same_origin() {

@@ -19,6 +19,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use crate::gateway::Gateway;
 use crate::gateway::forward::Upstream;
 use crate::gateway::limits::{Quotas, RateLimiter};
+use crate::operations::{self, Draining};
 use crate::{request_log, security};
 use app::api_keys::directory::KeyDirectory;
 use app::api_keys::secret::KeyHasher;
@@ -81,10 +82,18 @@ pub fn leptos_options(config: &Config) -> Result<LeptosOptions, StartError> {
         Ok("DEV") | Ok("dev") => leptos::config::Env::DEV,
         _ => leptos::config::Env::PROD,
     };
+    let site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
+    // `cargo leptos build` names the bundle files after their content and lists the names in
+    // <site>/hash.txt (Cargo.toml), so the site folder alone says which files a page loads.
+    // Leptos joins this path to the binary's folder: an absolute path keeps it in the site.
+    let hash_file = std::path::absolute(std::path::Path::new(&site_root).join("hash.txt"))?;
+    let hash_files = hash_file.is_file();
     Ok(LeptosOptions::builder()
         .output_name("mast")
-        .site_root(std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into()))
+        .site_root(site_root)
         .site_pkg_dir("pkg")
+        .hash_files(hash_files)
+        .hash_file(Arc::from(hash_file.to_string_lossy().as_ref()))
         .site_addr(addr)
         .env(env)
         .reload_port(std::env::var("LEPTOS_RELOAD_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3001))
@@ -118,13 +127,47 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
         webauthn,
         keys,
         clock: Default::default(),
+        metrics: Default::default(),
     })
 }
 
-/// The whole HTTP surface: `/healthz`, the protected API (no sessions, no CSRF guard: API
-/// clients send keys, not cookies) and the site.
-pub fn router(state: AppState, gateway: Arc<Gateway>) -> Router {
-    Router::new().route("/healthz", axum::routing::get(|| async { "ok" })).merge(crate::gateway::router(gateway)).merge(site_router(state))
+/// The whole HTTP surface: operations (`/healthz`, `/readyz`, `/metrics`), the API's OpenAPI
+/// document, the protected API (no sessions, no CSRF guard: API clients send keys, not cookies)
+/// and the site.
+pub fn router(state: AppState, gateway: Arc<Gateway>, draining: Draining) -> Router {
+    Router::new()
+        .merge(operations::router(state.clone(), gateway.log.clone(), draining))
+        .route("/openapi.json", axum::routing::get(crate::openapi::document))
+        .merge(crate::gateway::router(gateway))
+        .merge(site_router(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(state, operations::observe))
+}
+
+/// The app's page routes, listed once per process and shared by every server it starts.
+///
+/// Listing renders the whole app once with resource loading switched off process-wide
+/// (leptos_server's `SuppressResourceLoad`, leptos-rs/leptos#4773): a page another server in the
+/// same process renders meanwhile would wait forever for its data. And that render leaves tasks
+/// behind (the header's viewer look-up, never to finish) on whatever runtime it ran on; torn down
+/// together with a runtime's live page renders they have been seen to deadlock a worker inside
+/// the reactive owner tree. So the listing runs once, on a thread and runtime of its own that are
+/// kept for the life of the process and never run anything else.
+pub fn page_routes() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    static LISTING_RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    ROUTES
+        .get_or_init(|| {
+            std::thread::spawn(|| {
+                #[allow(clippy::expect_used)] // a current-thread runtime without I/O: nothing to fail on
+                let runtime = LISTING_RUNTIME.get_or_init(|| {
+                    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime for the route listing")
+                });
+                runtime.block_on(async { generate_route_list(App) })
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+        .clone()
 }
 
 fn site_router(state: AppState) -> Router {
@@ -139,18 +182,33 @@ fn site_router(state: AppState) -> Router {
             .with_always_save(true)
             .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(config.session_idle_minutes))));
 
-    let routes = generate_route_list(App);
     Router::new()
         .merge(crate::exports::router())
-        .leptos_routes_with_context(&state, routes, || (), {
+        .leptos_routes_with_context(&state, page_routes(), || (), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(|| (), shell))
+        .layer(bundle_compression())
         .layer(axum::middleware::from_fn(crate::rpc_status::set_error_status))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::guard))
         .with_state(state)
+}
+
+/// Brotli or gzip for the wasm, JavaScript, CSS and SVG files when the build did not leave a
+/// compressed copy beside them (`cargo leptos build --release --precompress` does; those are
+/// sent as they are). Pages and server-function answers stay uncompressed: they carry personal
+/// data next to text a visitor can choose, the combination BREACH reads through compression.
+fn bundle_compression() -> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate> {
+    use tower_http::compression::{CompressionLayer, CompressionLevel, Predicate, predicate::SizeAbove};
+    let bundle_file = |_: http::StatusCode, _: http::Version, headers: &http::HeaderMap, _: &http::Extensions| {
+        let content_type = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        ["application/wasm", "text/javascript", "application/javascript", "text/css", "image/svg+xml"]
+            .iter()
+            .any(|t| content_type.starts_with(t))
+    };
+    CompressionLayer::new().quality(CompressionLevel::Precise(5)).compress_when(SizeAbove::new(1024).and(bundle_file))
 }
 
 /// A server that is listening; `serve` runs it until the shutdown signal.
@@ -179,13 +237,19 @@ impl Running {
         let (log, writer) = request_log::start(
             self.state.db.clone(),
             quotas.clone(),
+            self.state.metrics.clone(),
             config.request_log_queue,
             config.request_log_batch,
             std::time::Duration::from_millis(config.request_log_flush_ms),
         );
         let upstream = config.upstream_url.as_deref().and_then(|url| Upstream::new(url).ok());
         let gateway = Arc::new(Gateway { app: self.state.clone(), limiter: RateLimiter::default(), quotas, log: log.clone(), upstream });
-        let app = router(self.state.clone(), gateway);
+        let draining = Draining::default();
+        let app = router(self.state.clone(), gateway, draining.clone());
+        let shutdown = async move {
+            shutdown.await;
+            draining.begin();
+        };
         // Pages stream in several writes: without TCP_NODELAY each one waits ~40 ms for an ACK.
         let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
             let _ = tcp.set_nodelay(true);
@@ -193,8 +257,7 @@ impl Running {
         let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await;
         // Every request has been answered: write what the log still holds, then close.
         writer.shutdown().await;
-        let dropped = log.counters.dropped.load(std::sync::atomic::Ordering::Relaxed);
-        tracing::info!(written = log.counters.written.load(std::sync::atomic::Ordering::Relaxed), dropped, "request log closed");
+        tracing::info!(written = log.counters.written.get(), dropped = log.counters.dropped.get(), "request log closed");
         self.state.db.close().await;
         result
     }

@@ -460,21 +460,26 @@ pub fn CheckEmailPage() -> impl IntoView {
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let overview = Resource::new(|| (), |_| get_account_overview());
+    // The cards' data is asked for here, once. Made inside the signed-in view below, the server
+    // would ask again at each of its render passes, and an answer to a pass it dropped can be an
+    // error (no request any more) that the browser then hydrates against: a dead page.
+    let plan = crate::api_keys::keys_overview();
+    let usage = crate::usage::dashboard_usage();
     view! {
         <Title text="Dashboard" />
-        <SignedInOnly data=overview view_fn=|o: AccountOverview| view! {
+        <SignedInOnly data=overview heading="Dashboard" view_fn=move |o: AccountOverview| view! {
             <section class="page">
                 {(!o.viewer.verified).then(|| view! { <crate::email_verification::UnverifiedBanner email=o.viewer.email.clone() /> })}
                 <h1>{format!("Welcome, {}", o.viewer.display_name)}</h1>
                 <div class="grid">
-                    <crate::api_keys::PlanCard />
+                    <crate::api_keys::PlanCard overview=plan />
                     <div class="card">
                         <h2>"Your account"</h2>
                         <p>"Profile, passkeys and password, and the documents you accepted."</p>
                         <A href="/account">"Open account settings"</A>
                     </div>
                 </div>
-                <crate::usage::UsageSection />
+                <crate::usage::UsageSection usage=usage />
             </section>
         } />
     }
@@ -485,7 +490,7 @@ pub fn AccountPage() -> impl IntoView {
     let page = Resource::new(|| (), |_| get_account_page());
     view! {
         <Title text="Account" />
-        <SignedInOnly data=page view_fn={move |p: AccountPageData| {
+        <SignedInOnly data=page heading="Account" view_fn={move |p: AccountPageData| {
             let o = p.overview;
             let can_change = p.change_window_seconds > 0;
             view! {

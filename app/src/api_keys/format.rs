@@ -179,5 +179,42 @@ mod tests {
         fn keys_with_a_prefix_and_garbage_after_it_never_panic(tail in "\\PC{0,60}") {
             let _ = parse("mast", &format!("mast_live_{tail}"));
         }
+
+        /// Each installation's word is part of the key: another installation's key never parses.
+        #[test]
+        fn a_key_of_another_installation_is_never_accepted(word in "[a-z0-9]{1,16}", other in "[a-z0-9]{1,16}",
+                                                           random in "[0-9A-Za-z]{30}", live in any::<bool>()) {
+            let key_type = if live { KeyType::Live } else { KeyType::Test };
+            let key = assemble(&other, key_type, &random);
+            if other == word {
+                prop_assert_eq!(parse(&word, &key), Ok(key_type));
+            } else {
+                prop_assert_eq!(parse(&word, &key), Err(FormatError::Malformed));
+            }
+        }
+
+        /// Two neighbouring characters typed the wrong way round are always caught (CRC32 finds
+        /// every burst of up to 32 bits).
+        #[test]
+        fn swapped_neighbours_are_always_caught(random in "[0-9A-Za-z]{30}", at in 10usize..45) {
+            let key = assemble("mast", KeyType::Live, &random);
+            let mut swapped = key.clone().into_bytes();
+            swapped.swap(at, at + 1);
+            let swapped = String::from_utf8(swapped).unwrap();
+            if swapped != key {
+                prop_assert_eq!(parse("mast", &swapped), Err(FormatError::BadChecksum));
+            }
+        }
+
+        /// Any bytes at all (as a header can carry them, lossily decoded) are refused cleanly, and
+        /// the masked form never panics on any parsed key.
+        #[test]
+        fn arbitrary_bytes_are_refused_without_panic(bytes in proptest::collection::vec(any::<u8>(), 0..120), word in "[a-z0-9]{1,16}") {
+            let text = String::from_utf8_lossy(&bytes);
+            if let Ok(key_type) = parse(&word, &text) {
+                let _ = display_parts(&text, &word, key_type);
+            }
+            let _ = looks_like_key(&word, &text);
+        }
     }
 }

@@ -267,10 +267,14 @@ pub fn thousands(n: i64) -> String {
     if n < 0 { format!("-{out}") } else { out }
 }
 
+/// The keys and plan the dashboard's summary shows, made by the page (see `DashboardPage`).
+pub fn keys_overview() -> Resource<Result<KeysOverview, AppError>> {
+    Resource::new(|| (), |_| get_keys_overview())
+}
+
 /// The dashboard's summary: plan limits, this month's use and how many keys are active.
 #[component]
-pub fn PlanCard() -> impl IntoView {
-    let overview = Resource::new(|| (), |_| get_keys_overview());
+pub fn PlanCard(overview: Resource<Result<KeysOverview, AppError>>) -> impl IntoView {
     view! {
         <div class="card">
             <h2>"API keys"</h2>

@@ -301,7 +301,7 @@ pub fn ConsentPage() -> impl IntoView {
     let error = crate::ui::action_error(action);
     view! {
         <Title text="Updated terms" />
-        <crate::ui::SignedInOnly data=pending view_fn={move |docs: Vec<PendingDocument>| {
+        <crate::ui::SignedInOnly data=pending heading="Updated terms" view_fn={move |docs: Vec<PendingDocument>| {
             if docs.is_empty() {
                 return view! { <leptos_router::components::Redirect path=next() /> }.into_any();
             }

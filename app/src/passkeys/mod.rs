@@ -323,6 +323,7 @@ pub async fn passkey_sign_in_finish(credential: String) -> Result<String, AppErr
     let throttled = |wait| AppError::TooManyRequests(format!("Too many sign-in attempts. Try again {}.", throttle::describe_wait(wait)));
 
     if let Some(wait) = throttle_store::blocked_for(&state.db, &ip_key, now).await? {
+        state.metrics.sign_ins_throttled.inc();
         record(
             &state.db,
             crate::events::store::NewEvent {
@@ -341,6 +342,7 @@ pub async fn passkey_sign_in_finish(credential: String) -> Result<String, AppErr
     let fail = |account: Option<Account>, reason: &'static str, message: &'static str| {
         let (state, client, ip_key) = (state.clone(), client.clone(), ip_key.clone());
         async move {
+            state.metrics.sign_in_failed("passkey");
             throttle_store::record_failure(&state.db, &ip_key, throttle::SIGN_IN_PER_IP, now).await?;
             if let Some(account) = &account {
                 let key = format!("signin:acct:{}", account.email_normalized);
@@ -379,6 +381,7 @@ pub async fn passkey_sign_in_finish(credential: String) -> Result<String, AppErr
     }
     let account_key = format!("signin:acct:{}", account.email_normalized);
     if let Some(wait) = throttle_store::blocked_for(&state.db, &account_key, now).await? {
+        state.metrics.sign_ins_throttled.inc();
         record(
             &state.db,
             crate::events::store::NewEvent {
@@ -402,6 +405,7 @@ pub async fn passkey_sign_in_finish(credential: String) -> Result<String, AppErr
         }
     };
     if !account.is_active() {
+        state.metrics.sign_in_failed("passkey");
         record(
             &state.db,
             crate::events::store::NewEvent {

@@ -158,6 +158,8 @@ fn PasskeyIcon() -> impl IntoView {
 pub fn SecurityPage() -> impl IntoView {
     let overview = Resource::new(|| (), |_| get_security_overview());
     let refresh = move || overview.refetch();
+    // Made here, not in the view below (see SessionList).
+    let sessions = crate::sessions::SessionList::new();
     // Kept here so a message survives the reload of the overview below it.
     let notice = RwSignal::new(None::<String>);
     view! {
@@ -166,14 +168,19 @@ pub fn SecurityPage() -> impl IntoView {
             <h1>"Security"</h1>
             <p class="muted">"How you sign in to this portal."</p>
             <SignedInOnly data=overview view_fn=move |o| view! {
-                <Security overview=o notice=notice refresh=Callback::new(move |_| refresh()) />
+                <Security overview=o notice=notice sessions=sessions refresh=Callback::new(move |_| refresh()) />
             } />
         </section>
     }
 }
 
 #[component]
-fn Security(overview: SecurityOverview, notice: RwSignal<Option<String>>, refresh: Callback<()>) -> impl IntoView {
+fn Security(
+    overview: SecurityOverview,
+    notice: RwSignal<Option<String>>,
+    sessions: crate::sessions::SessionList,
+    refresh: Callback<()>,
+) -> impl IntoView {
     let usable = passkeys_usable();
     let can_change = overview.change_window_seconds > 0;
     let has_passkeys = !overview.passkeys.is_empty();
@@ -237,7 +244,7 @@ fn Security(overview: SecurityOverview, notice: RwSignal<Option<String>>, refres
             view! { <crate::passwords::SetPasswordCard can_change=can_change /> }.into_any()
         }}
         // After a passkey was added or removed, ending the other sessions is offered.
-        <crate::sessions::SessionsCard offer=Signal::derive(move || notice.get().is_some()) />
+        <crate::sessions::SessionsCard list=sessions offer=Signal::derive(move || notice.get().is_some()) />
     }
 }
 

@@ -180,6 +180,7 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
 
     for key in [&email_key, &ip_key] {
         if let Some(wait) = throttle_store::blocked_for(&state.db, key, now).await? {
+            state.metrics.sign_ins_throttled.inc();
             record(
                 &state.db,
                 NewEvent {
@@ -200,6 +201,7 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     let account = match account {
         Some(account) if password_ok => account,
         account => {
+            state.metrics.sign_in_failed("password");
             throttle_store::record_failure(&state.db, &email_key, throttle::SIGN_IN_PER_ACCOUNT, now).await?;
             throttle_store::record_failure(&state.db, &ip_key, throttle::SIGN_IN_PER_IP, now).await?;
             record(
@@ -217,6 +219,7 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
         }
     };
     if !account.is_active() {
+        state.metrics.sign_in_failed("password");
         record(
             &state.db,
             NewEvent {
@@ -373,13 +376,30 @@ pub async fn end_other_sessions() -> Result<u64, AppError> {
     Ok(ended)
 }
 
+/// The sessions list and its two actions. The page makes it before any view, once: made inside
+/// a signed-in page's view, the server would make it again at each render pass, and a copy
+/// from a pass it dropped can fail for want of the request and break the page's hydration.
+#[derive(Clone, Copy)]
+pub struct SessionList {
+    end_one: ServerAction<EndSession>,
+    end_others: ServerAction<EndOtherSessions>,
+    sessions: Resource<Result<Vec<SessionInfo>, AppError>>,
+}
+
+impl SessionList {
+    pub fn new() -> Self {
+        let end_one = ServerAction::<EndSession>::new();
+        let end_others = ServerAction::<EndOtherSessions>::new();
+        let sessions = Resource::new(move || (end_one.version().get(), end_others.version().get()), |_| list_sessions());
+        SessionList { end_one, end_others, sessions }
+    }
+}
+
 /// The account's sessions, each with "Sign out" and, for the others, one button for all.
 /// `offer` highlights the choice after a change of password or passkeys.
 #[component]
-pub fn SessionsCard(#[prop(into)] offer: Signal<bool>) -> impl IntoView {
-    let end_one = ServerAction::<EndSession>::new();
-    let end_others = ServerAction::<EndOtherSessions>::new();
-    let sessions = Resource::new(move || (end_one.version().get(), end_others.version().get()), |_| list_sessions());
+pub fn SessionsCard(list: SessionList, #[prop(into)] offer: Signal<bool>) -> impl IntoView {
+    let SessionList { end_one, end_others, sessions } = list;
     let error =
         Signal::derive(move || end_one.value().get().and_then(Result::err).or_else(|| end_others.value().get().and_then(Result::err)));
     view! {

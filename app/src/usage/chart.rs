@@ -1,6 +1,7 @@
 //! The requests chart: stacked bars (accepted, refused, failed) drawn as SVG on the server, so it
 //! shows without JavaScript; each bar has a tooltip with its figures, and once hydrated, pointing
-//! at or focusing a bar shows them in the readout above the chart.
+//! at a bar shows them in the readout above the chart. The keyboard does the same: the chart is
+//! one Tab stop, and the arrow keys (Home, End) move from bar to bar.
 
 use leptos::prelude::*;
 
@@ -70,6 +71,25 @@ pub fn UsageChart(report: UsageReport, #[prop(into)] caption: String) -> impl In
             <text class="axis" x=LEFT - 6.0 y=gy + 4.0 text-anchor="end">{thousands(value)}</text>
         }
     });
+    let count = buckets.len();
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        let last = count.saturating_sub(1);
+        let next = match (ev.key().as_str(), hovered.get_untracked()) {
+            ("ArrowRight", Some(i)) => (i + 1).min(last),
+            ("ArrowLeft", Some(i)) => i.saturating_sub(1),
+            ("ArrowRight" | "Home", None) | ("Home", _) => 0,
+            ("ArrowLeft" | "End", None) | ("End", _) => last,
+            ("Escape", _) => {
+                hovered.set(None);
+                return;
+            }
+            _ => return,
+        };
+        if count > 0 {
+            ev.prevent_default();
+            hovered.set(Some(next));
+        }
+    };
     let bars = buckets.into_iter().enumerate().map(|(i, b)| {
         let x = LEFT + i as f64 * slot + (slot - bar_w) / 2.0;
         let segments = [("seg-accepted", b.accepted), ("seg-refused", b.refused), ("seg-failed", b.failed)];
@@ -85,7 +105,8 @@ pub fn UsageChart(report: UsageReport, #[prop(into)] caption: String) -> impl In
             .collect_view();
         let tick = b.tick.clone().map(|t| view! { <text class="axis" x=x + bar_w / 2.0 y=HEIGHT - 6.0 text-anchor="middle">{t}</text> });
         view! {
-            <g class="bar" on:mouseenter=move |_| hovered.set(Some(i)) on:mouseleave=move |_| hovered.set(None)>
+            <g class="bar" class:selected=move || hovered.get() == Some(i)
+                on:mouseenter=move |_| hovered.set(Some(i)) on:mouseleave=move |_| hovered.set(None)>
                 <title>{summary(&b)}</title>
                 <rect class="hit" x=LEFT + i as f64 * slot y=TOP width=slot height=plot_h />
                 {rects}
@@ -97,7 +118,9 @@ pub fn UsageChart(report: UsageReport, #[prop(into)] caption: String) -> impl In
         <figure class="chart">
             <figcaption>{caption}</figcaption>
             <p class="chart-readout" aria-live="polite">{readout}</p>
-            <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label="Requests over time, accepted and refused">
+            <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" tabindex="0"
+                aria-label="Requests over time, accepted and refused. Left and right arrow keys read each bar above."
+                on:keydown=on_key on:blur=move |_| hovered.set(None)>
                 {grid.collect_view()}
                 {bars.collect_view()}
             </svg>

@@ -97,11 +97,15 @@ fn ReportDetails(report: UsageReport) -> impl IntoView {
     .into_any()
 }
 
+/// The dashboard's usage in the range the address names, made by the page (see `DashboardPage`).
+pub fn dashboard_usage() -> Resource<Result<DashboardUsage, AppError>> {
+    let range = query_value("range");
+    Resource::new(move || range.get(), get_dashboard_usage)
+}
+
 /// The dashboard's usage: chart, figures, rankings and the quota against the plan.
 #[component]
-pub fn UsageSection() -> impl IntoView {
-    let range = query_value("range");
-    let usage = Resource::new(move || range.get(), get_dashboard_usage);
+pub fn UsageSection(usage: Resource<Result<DashboardUsage, AppError>>) -> impl IntoView {
     view! {
         <SignedInOnly data=usage view_fn=move |u: DashboardUsage| {
             let plan = u.plan.clone();
@@ -146,7 +150,7 @@ pub fn KeyPage() -> impl IntoView {
         <section class="page wide">
             <p><A href="/keys">"← All keys"</A></p>
             {move || issued.get().map(|k| view! { <NewKey issued=k on_dismiss=Callback::new(move |_| issued.set(None)) /> })}
-            <SignedInOnly data=page view_fn=move |p: KeyUsagePage| {
+            <SignedInOnly data=page heading="API key" view_fn=move |p: KeyUsagePage| {
                 let (_, range, filter) = request.get_untracked();
                 let base = format!("/keys/{}", p.key.id);
                 view! {

@@ -16,6 +16,9 @@ pub struct Window {
     pub remaining: u64,
     /// Seconds until the window starts over.
     pub reset: u64,
+    /// Length of the window in seconds (60, or the calendar month's), for `RateLimit-Policy`.
+    #[serde(skip)]
+    pub period: u64,
 }
 
 /// Fixed one-minute windows aligned to the clock (the same minutes as the rollup).
@@ -40,10 +43,10 @@ impl RateLimiter {
             *count = 0;
         }
         if *count >= limit {
-            return Err(Window { limit, remaining: 0, reset });
+            return Err(Window { limit, remaining: 0, reset, period: 60 });
         }
         *count += 1;
-        Ok(Window { limit, remaining: limit - *count, reset })
+        Ok(Window { limit, remaining: limit - *count, reset, period: 60 })
     }
 }
 
@@ -109,7 +112,7 @@ impl Quotas {
         let mut usage = self.lock();
         match usage.get_mut(&account_id) {
             Some(u) => Ok(count_one(u, per_month, now)),
-            None => Ok(Err(Window { limit: per_month, remaining: 0, reset: seconds_to_next_month(now) })),
+            None => Ok(Err(Window { limit: per_month, remaining: 0, reset: seconds_to_next_month(now), period: month_seconds(now) })),
         }
     }
 
@@ -131,23 +134,32 @@ impl Quotas {
 
 /// Counts one request if the account has room this month.
 fn count_one(u: &mut Usage, per_month: u64, now: OffsetDateTime) -> Result<Window, Window> {
-    let reset = seconds_to_next_month(now);
+    let (reset, period) = (seconds_to_next_month(now), month_seconds(now));
     let used = (u.written + u.unwritten).max(0) as u64;
     if used >= per_month {
-        return Err(Window { limit: per_month, remaining: 0, reset });
+        return Err(Window { limit: per_month, remaining: 0, reset, period });
     }
     u.unwritten += 1;
-    Ok(Window { limit: per_month, remaining: per_month - used - 1, reset })
+    Ok(Window { limit: per_month, remaining: per_month - used - 1, reset, period })
+}
+
+fn next_month_start(now: OffsetDateTime) -> Option<OffsetDateTime> {
+    let start = app::api_keys::issue::month_start(now);
+    if start.month() == time::Month::December {
+        start.replace_year(start.year() + 1).and_then(|t| t.replace_month(time::Month::January)).ok()
+    } else {
+        start.replace_month(start.month().next()).ok()
+    }
 }
 
 fn seconds_to_next_month(now: OffsetDateTime) -> u64 {
+    next_month_start(now).map(|n| (n - now).whole_seconds().max(0) as u64).unwrap_or(0)
+}
+
+/// Seconds in the calendar month of `now`: the quota's window.
+fn month_seconds(now: OffsetDateTime) -> u64 {
     let start = app::api_keys::issue::month_start(now);
-    let next = if start.month() == time::Month::December {
-        start.replace_year(start.year() + 1).and_then(|t| t.replace_month(time::Month::January))
-    } else {
-        start.replace_month(start.month().next())
-    };
-    next.map(|n| (n - now).whole_seconds().max(0) as u64).unwrap_or(0)
+    next_month_start(now).map(|n| (n - start).whole_seconds().max(0) as u64).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -160,9 +172,9 @@ mod tests {
         let limiter = RateLimiter::default();
         let key = Uuid::now_v7();
         let now = datetime!(2026-11-25 10:00:45 UTC);
-        assert_eq!(limiter.take(key, 2, now), Ok(Window { limit: 2, remaining: 1, reset: 15 }));
-        assert_eq!(limiter.take(key, 2, now), Ok(Window { limit: 2, remaining: 0, reset: 15 }));
-        assert_eq!(limiter.take(key, 2, now), Err(Window { limit: 2, remaining: 0, reset: 15 }));
+        assert_eq!(limiter.take(key, 2, now), Ok(Window { limit: 2, remaining: 1, reset: 15, period: 60 }));
+        assert_eq!(limiter.take(key, 2, now), Ok(Window { limit: 2, remaining: 0, reset: 15, period: 60 }));
+        assert_eq!(limiter.take(key, 2, now), Err(Window { limit: 2, remaining: 0, reset: 15, period: 60 }));
         assert!(limiter.take(Uuid::now_v7(), 2, now).is_ok(), "another key has its own window");
         assert!(limiter.take(key, 2, datetime!(2026-11-25 10:01:00 UTC)).is_ok(), "a new minute starts over");
     }
@@ -171,5 +183,11 @@ mod tests {
     fn quotas_reset_at_the_start_of_the_next_month() {
         assert_eq!(seconds_to_next_month(datetime!(2026-11-30 23:59:00 UTC)), 60);
         assert_eq!(seconds_to_next_month(datetime!(2026-12-31 23:00:00 UTC)), 3600);
+    }
+
+    #[test]
+    fn the_quota_window_is_the_calendar_month() {
+        assert_eq!(month_seconds(datetime!(2026-02-14 12:00:00 UTC)), 28 * 86_400);
+        assert_eq!(month_seconds(datetime!(2026-12-31 23:00:00 UTC)), 31 * 86_400);
     }
 }

@@ -1,10 +1,11 @@
 //! The protected API: every request under `/api/` is checked, limited, forwarded and logged.
 //!
 //! Checks, in order, each refusal with a stable code, status and JSON body (never a 500):
-//! key in the URL, missing, malformed, bad checksum, unknown, revoked, expired, account
-//! suspended or unverified, new Terms not accepted (when the installation says so), rate
-//! limited, monthly quota exceeded. Also here: `POST
+//! key in the URL, a method the API does not answer, key missing, malformed, bad checksum,
+//! unknown, revoked, expired, account suspended or unverified, new Terms not accepted (when the
+//! installation says so), rate limited, monthly quota exceeded. Also here: `POST
 //! /v1/keys/verify` for operators' own gateways and `POST /v1/keys/revoke` for leaked keys.
+//! `/openapi.json` describes all of it.
 
 pub mod forward;
 pub mod limits;
@@ -40,6 +41,8 @@ pub struct Gateway {
 pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/api", any(api))
+        // `{*rest}` matches no empty rest: without this, `/api/` fell through to the site's pages.
+        .route("/api/", any(api))
         .route("/api/{*rest}", any(api))
         .route("/v1/keys/verify", post(verify))
         .route("/v1/keys/revoke", post(self_revoke))
@@ -94,6 +97,7 @@ impl Refusal {
 
     pub fn status(&self) -> StatusCode {
         match self.code {
+            "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
             "account_suspended" | "account_unverified" | "consent_required" => StatusCode::FORBIDDEN,
             "rate_limited" | "quota_exceeded" => StatusCode::TOO_MANY_REQUESTS,
             "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
@@ -106,6 +110,7 @@ impl Refusal {
             "key_in_url" => {
                 "API keys must not be sent in the URL, where logs and browsers keep them. Send the key in the Authorization header (Bearer) or X-API-Key, and replace this key: it may have leaked."
             }
+            "method_not_allowed" => "This API answers GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS.",
             "missing_key" => "This API needs a key: send it in the Authorization header (Bearer) or X-API-Key.",
             "malformed_key" => "This is not an API key of this portal. Check that you copied the whole key.",
             "bad_checksum" => "This API key is mistyped: its checksum does not match. Copy it again.",
@@ -132,6 +137,9 @@ impl Refusal {
         if self.status() == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if self.status() == StatusCode::METHOD_NOT_ALLOWED {
+            res.headers_mut().insert(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
+        }
         res
     }
 }
@@ -144,10 +152,24 @@ fn rate_limit_headers(h: &mut HeaderMap, w: Window) {
     h.insert("ratelimit-limit", HeaderValue::from(w.limit));
     h.insert("ratelimit-remaining", HeaderValue::from(w.remaining));
     h.insert("ratelimit-reset", HeaderValue::from(w.reset));
-    if let Ok(policy) = HeaderValue::from_str(&format!("{};w=60", w.limit)) {
+    // The window is the quota's month when the quota was reached, not a minute.
+    if let Ok(policy) = HeaderValue::from_str(&format!("{};w={}", w.limit, w.period)) {
         h.insert("ratelimit-policy", policy);
     }
 }
+
+/// The methods the protected API passes on. Any other (QUERY, CONNECT, WebDAV's) is refused as
+/// a router would; so is TRACE, which would echo the caller's headers, credentials included.
+const METHODS: [http::Method; 7] = [
+    http::Method::GET,
+    http::Method::HEAD,
+    http::Method::POST,
+    http::Method::PUT,
+    http::Method::PATCH,
+    http::Method::DELETE,
+    http::Method::OPTIONS,
+];
+const ALLOWED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 
 /// Query parameter names that mean "here is a key", whatever the value looks like.
 const KEY_PARAMS: &[&str] = &["api_key", "apikey", "api-key", "key", "access_token", "token", "x-api-key"];
@@ -266,6 +288,8 @@ async fn api(State(gw): State<Arc<Gateway>>, ConnectInfo(peer): ConnectInfo<Sock
     let mut record = gw.record(req.method().as_str(), logged_route(req.uri(), url_has_key), client, now);
     let checked = if url_has_key {
         Err(Refusal::new("key_in_url"))
+    } else if !METHODS.contains(req.method()) {
+        Err(Refusal::new("method_not_allowed"))
     } else {
         match presented_key(req.headers()) {
             Ok((key, in_authorization)) => gw.check(key, now).await.map(|g| Granted { key_in_authorization: in_authorization, ..g }),
@@ -323,26 +347,45 @@ struct VerifyRequest {
 
 /// `POST /v1/keys/verify`: the same checks for an operator's own gateway. Counts against the
 /// key's rate limit and quota and is logged like a request, as Unkey's verify does.
-async fn verify(
-    State(gw): State<Arc<Gateway>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let mut response = verify_inner(&gw, peer, headers, body).await;
+async fn verify(State(gw): State<Arc<Gateway>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
+    let mut response = verify_inner(&gw, peer, req).await;
     api_headers(&mut response);
     response
 }
 
-async fn verify_inner(gw: &Gateway, peer: SocketAddr, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+/// The largest verify body read: a key, a method and a route fit many times over.
+pub const VERIFY_BODY_MAX: usize = 64 * 1024;
+
+/// The token of `Authorization: Bearer <token>` (the scheme in any case, RFC 9110 11.1).
+fn bearer_token(headers: &HeaderMap) -> &str {
+    let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    match value.trim().split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => "",
+    }
+}
+
+async fn verify_inner(gw: &Gateway, peer: SocketAddr, req: Request) -> Response {
     let Some(expected) = &gw.app.config.operator_token else {
         return error_body(StatusCode::NOT_FOUND, "verify_disabled", "Key verification is off: set operator_token to use it.");
     };
-    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
-    if !constant_time_eq(given.trim().as_bytes(), expected.expose_secret().as_bytes()) {
-        return error_body(StatusCode::UNAUTHORIZED, "invalid_operator_token", "Send the operator token as Authorization: Bearer.");
+    let (parts, body) = req.into_parts();
+    let headers = parts.headers;
+    if !constant_time_eq(bearer_token(&headers).as_bytes(), expected.expose_secret().as_bytes()) {
+        let mut res = error_body(StatusCode::UNAUTHORIZED, "invalid_operator_token", "Send the operator token as Authorization: Bearer.");
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return res;
     }
-    let Ok(asked) = serde_json::from_slice::<VerifyRequest>(&body) else {
+    // Read only after the token matched, and never more than this: strangers cannot make us buffer.
+    let Some(body) = crate::body::read_at_most(body, VERIFY_BODY_MAX).await else {
+        return error_body(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "Send at most 64 KiB of JSON.");
+    };
+    // An object, as documented: serde alone would also read a struct from an array.
+    let asked = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .filter(serde_json::Value::is_object)
+        .and_then(|value| serde_json::from_value::<VerifyRequest>(value).ok());
+    let Some(asked) = asked else {
         return error_body(
             StatusCode::BAD_REQUEST,
             "invalid_body",
@@ -400,7 +443,8 @@ async fn verify_inner(gw: &Gateway, peer: SocketAddr, headers: HeaderMap, body: 
     (StatusCode::OK, axum::Json(answer)).into_response()
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Compares secrets without telling an attacker, by timing, how much of a guess was right.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }

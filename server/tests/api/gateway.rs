@@ -53,6 +53,14 @@ on_both_backends! {
         let echo = api(&app, "/api/v1/echo");
 
         assert_refused(http.get(&echo).send().await.unwrap(), StatusCode::UNAUTHORIZED, "missing_key").await;
+        for bare in ["/api", "/api/"] {
+            assert_refused(http.post(api(&app, bare)).send().await.unwrap(), StatusCode::UNAUTHORIZED, "missing_key").await;
+        }
+        for method in ["TRACE", "QUERY", "PROPFIND"] {
+            let odd = http.request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), &echo).bearer_auth(&key).send().await.unwrap();
+            let h = assert_refused(odd, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+            assert_eq!(h["allow"], "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+        }
         let h = assert_refused(http.get(&echo).bearer_auth("hello").send().await.unwrap(), StatusCode::UNAUTHORIZED, "malformed_key").await;
         assert_eq!(h["www-authenticate"], "Bearer");
         let typo = format!("{}{}{}", &key[..20], if &key[20..21] == "a" { "b" } else { "a" }, &key[21..]);
@@ -84,9 +92,10 @@ on_both_backends! {
         execute_with_id(&app.db, "update account set status = 'suspended' where account_id = $1", third).await;
         assert_refused(call(&app, &suspended_key).await, StatusCode::FORBIDDEN, "account_suspended").await;
 
-        wait_for_log(&app.db, 10).await;
+        wait_for_log(&app.db, 15).await;
         let codes = log_codes(&app.db).await;
-        assert_eq!(codes, ["missing_key", "malformed_key", "bad_checksum", "unknown_key", "key_in_url", "key_in_url", "expired_key",
+        assert_eq!(codes, ["missing_key", "missing_key", "missing_key", "method_not_allowed", "method_not_allowed", "method_not_allowed",
+            "malformed_key", "bad_checksum", "unknown_key", "key_in_url", "key_in_url", "expired_key",
             "revoked_key", "account_unverified", "account_suspended"]);
         let text = request_log_text(&app.db).await;
         for secret in [&key[14..], &expired.0[14..], &revoked.0[14..], &typo[14..]] {
@@ -197,6 +206,9 @@ async fn an_account_over_its_monthly_quota_gets_429_and_refusals_do_not_count() 
         assert_eq!(call(&app, &second_key).await.status(), StatusCode::OK, "the 4th accepted request of the account");
         let h = assert_refused(call(&app, &key).await, StatusCode::TOO_MANY_REQUESTS, "quota_exceeded").await;
         assert!(h.contains_key("retry-after"), "says when the next month starts");
+        let policy = h["ratelimit-policy"].to_str().unwrap();
+        let month_days: u64 = policy.strip_prefix("4;w=").and_then(|w| w.parse::<u64>().ok()).map(|w| w / 86_400).unwrap_or(0);
+        assert!((28..=31).contains(&month_days), "the policy names the month, not a minute: {policy}");
         // Still refused once everything is written and read back from the rollup.
         wait_for_log(&app.db, 6).await;
         tokio::time::sleep(gateway_quota_refresh()).await;
@@ -290,9 +302,23 @@ async fn the_verify_endpoint_answers_like_the_gateway_for_operator_gateways() {
         let http = reqwest::Client::new();
         let url = api(&app, "/v1/keys/verify");
         let wrong = http.post(&url).bearer_auth("guess").json(&serde_json::json!({ "key": key })).send().await.unwrap();
-        assert_refused(wrong, StatusCode::UNAUTHORIZED, "invalid_operator_token").await;
+        let h = assert_refused(wrong, StatusCode::UNAUTHORIZED, "invalid_operator_token").await;
+        assert_eq!(h["www-authenticate"], "Bearer", "a 401 says how to authenticate (RFC 9110)");
         let garbage = http.post(&url).bearer_auth("operator-token-of-at-least-32-chars!").body("{not json").send().await.unwrap();
         assert_refused(garbage, StatusCode::BAD_REQUEST, "invalid_body").await;
+        // Larger than any request needs, even beyond axum's own 2 MB limit: the same JSON refusal.
+        for size in [65 * 1024, 3 << 20] {
+            let big = http.post(&url).bearer_auth("operator-token-of-at-least-32-chars!").body(vec![b' '; size]).send().await.unwrap();
+            assert_refused(big, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large").await;
+        }
+        let lower_case_scheme = http
+            .post(&url)
+            .header("authorization", "bearer operator-token-of-at-least-32-chars!")
+            .json(&serde_json::json!({ "key": "nope" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(lower_case_scheme.status(), StatusCode::OK, "the scheme is case-insensitive (RFC 9110 11.1)");
 
         let ask = |key: String| {
             http.post(&url)
@@ -482,7 +508,7 @@ async fn a_full_log_queue_drops_and_counts_records_and_never_waits() {
     let db = Db::connect(&format!("sqlite://{}/log.db", dir.path().display())).await.unwrap();
     db.migrate().await.unwrap();
     let quotas = std::sync::Arc::new(server::gateway::limits::Quotas::new(db.clone()));
-    let (log, writer) = server::request_log::start(db.clone(), quotas, 2, 1000, Duration::from_secs(60));
+    let (log, writer) = server::request_log::start(db.clone(), quotas, Default::default(), 2, 1000, Duration::from_secs(60));
     let record = server::request_log::RequestRecord {
         at: app::db::now(),
         method: "GET".into(),
@@ -500,10 +526,10 @@ async fn a_full_log_queue_drops_and_counts_records_and_never_waits() {
         log.push(record.clone());
     }
     assert!(started.elapsed() < Duration::from_secs(1), "pushing never waits for the writer");
-    let dropped = log.counters.dropped.load(std::sync::atomic::Ordering::Relaxed);
+    let dropped = log.counters.dropped.get();
     assert_eq!(dropped, 8, "a queue of 2 cannot hold 10 records");
     writer.shutdown().await;
-    let written = log.counters.written.load(std::sync::atomic::Ordering::Relaxed);
+    let written = log.counters.written.get();
     assert_eq!(written, 2, "what was queued is written at shutdown");
     assert_eq!(scalar_i64(&db, "select count(*) from request_log").await as u64, written);
 }

@@ -51,3 +51,34 @@ on_both_backends! {
         assert_eq!(app.count_all("account").await, 0);
     }
 }
+
+/// Starting a server lists the app's routes by rendering it with resource loading switched off
+/// for the whole process (leptos-rs/leptos#4773). Servers started beside a busy one, as the tests
+/// and the scale-out proof do, must not leave its pages waiting forever for their data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_keep_answering_while_more_servers_start_in_the_same_process() {
+    use crate::support::{Backend, TestApp};
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite");
+    app.verified_account(&unique_email("busy")).await;
+    let starting = tokio::spawn(async {
+        let mut started = 0;
+        for _ in 0..40 {
+            TestApp::spawn(Backend::Sqlite).await.expect("another server");
+            started += 1;
+        }
+        started
+    });
+    let mut answered = 0;
+    while !starting.is_finished() || answered < 20 {
+        for path in ["/dashboard", "/keys"] {
+            let res = tokio::time::timeout(std::time::Duration::from_secs(10), app.get(path))
+                .await
+                .unwrap_or_else(|_| panic!("{path} did not answer within 10 s while other servers started"));
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            let page = res.text().await.unwrap();
+            assert!(page.contains("Ada Lovelace"), "{path} rendered without its data");
+        }
+        answered += 1;
+    }
+    assert_eq!(starting.await.unwrap(), 40);
+}

@@ -296,6 +296,8 @@ pub fn browser(base: &str, addr: std::net::SocketAddr) -> Client {
         .redirect(reqwest::redirect::Policy::none())
         .default_headers(headers)
         .user_agent("Mozilla/5.0 (X11; Linux x86_64) MastTests/1.0")
+        // A page that never answers fails its test with the address, instead of hanging the run.
+        .timeout(std::time::Duration::from_secs(60))
         .resolve("localhost", addr)
         .build()
         .expect("client")
@@ -380,6 +382,16 @@ pub fn token_from(mail: &Mail) -> String {
     mail.text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
 }
 
+/// How long one test may run: far above the slowest (the hostile sweep), so a test that stops
+/// making progress fails by name instead of holding the whole run until CI gives up.
+pub const TEST_DEADLINE: Duration = Duration::from_secs(300);
+
+pub async fn within_deadline(test: impl std::future::Future<Output = ()>) {
+    if tokio::time::timeout(TEST_DEADLINE, test).await.is_err() {
+        panic!("the test did not finish within {} s", TEST_DEADLINE.as_secs());
+    }
+}
+
 /// Runs the test body once on SQLite and once on PostgreSQL.
 #[macro_export]
 macro_rules! on_both_backends {
@@ -393,13 +405,13 @@ macro_rules! on_both_backends {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 let app = $crate::support::TestApp::spawn($crate::support::Backend::Sqlite).await.expect("sqlite");
-                body(app).await;
+                $crate::support::within_deadline(body(app)).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 if let Some(app) = $crate::support::TestApp::spawn($crate::support::Backend::Postgres).await {
-                    body(app).await;
+                    $crate::support::within_deadline(body(app)).await;
                 }
             }
         }
