@@ -15,6 +15,38 @@ locked_wasm_bindgen() {
   awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$ROOT/Cargo.lock"
 }
 
+# Runs a step with a deadline far above its usual time. Past it, prints the stack of every
+# thread of the step's processes (with gdb, when installed) and fails: a step that hangs then
+# shows where, instead of using up the CI run's time in silence.
+with_deadline() {
+  local minutes="$1"; shift
+  "$@" &
+  local pid=$!
+  (
+    sleep "$((minutes * 60))"
+    kill -0 "$pid" 2>/dev/null || exit 0
+    echo "!! still running after $minutes min: $*" >&2
+    for p in $(descendants "$pid"); do
+      echo "--- process $p: $(ps -o args= -p "$p" 2>/dev/null | cut -c1-160)" >&2
+      if command -v gdb >/dev/null; then
+        timeout 120 gdb -p "$p" -batch -ex "thread apply all bt 30" 2>/dev/null | grep -E '^(Thread|#)' | head -600 >&2 || true
+      fi
+    done
+    kill -TERM $(descendants "$pid") "$pid" 2>/dev/null || true
+  ) &
+  local watchdog=$! status=0
+  wait "$pid" || status=$?
+  pkill -P "$watchdog" 2>/dev/null || true
+  kill "$watchdog" 2>/dev/null || true
+  wait "$watchdog" 2>/dev/null || true
+  return "$status"
+}
+
+descendants() {
+  local child
+  for child in $(pgrep -P "$1"); do echo "$child"; descendants "$child"; done
+}
+
 sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 apt_install() {

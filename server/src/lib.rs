@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod operations;
 pub mod request_log;
 pub mod rpc_status;
+pub mod run_to_end;
 pub mod security;
 pub mod seed;
 pub mod settings;

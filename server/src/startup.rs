@@ -193,6 +193,7 @@ fn site_router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(crate::rpc_status::set_error_status))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::guard))
+        .layer(axum::middleware::from_fn(crate::run_to_end::run_to_end))
         .with_state(state)
 }
 

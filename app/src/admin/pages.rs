@@ -290,8 +290,11 @@ pub fn AdminLogsPage() -> impl IntoView {
                 <div class="field"><label for="filter-to">"To (UTC)"</label><input id="filter-to" name="to" type="datetime-local" value=value("to") /></div>
                 <button type="submit">"Filter"</button>
             </Form>
-            <FormError error=error />
-            {LOG_FIELDS.into_iter().map(|f| view! { <FieldError error=error field=f /> }).collect_view()}
+            // Inside a Transition, so the page waits for the filter's verdict before it is sent.
+            <Transition fallback=|| ()>
+                <FormError error=error />
+                {LOG_FIELDS.into_iter().map(|f| view! { <FieldError error=error field=f /> }).collect_view()}
+            </Transition>
             <p><a class="button" href=move || { query.track(); link("/admin/logs/export.csv", &pairs(true)) } download="">"Export CSV"</a></p>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || page.get().map(|r| match r {

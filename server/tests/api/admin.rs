@@ -247,30 +247,32 @@ async fn the_command_line_grants_and_revokes_the_admin_role() {
     assert!(kinds.contains(&"admin.granted".to_string()) && kinds.contains(&"admin.revoked".to_string()));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_suspension_reaches_a_second_server_process_within_one_second() {
-    let shared = |c: &mut app::config::Config| c.api_key_secret = Some(secrecy::SecretString::from(SHARED_SECRET));
-    let Some(app) = TestApp::spawn_with(Backend::Postgres, shared).await else { return };
-    let (email, key, _) = account_with_key(&app, "suspend-two").await;
-    let id = app.account_id(&email).await.to_string();
-    let (admin, _) = admin_browser(&app).await;
-    let second = SecondProcess::start(&app.database_url).await;
-    let on_second = || reqwest::Client::new().get(format!("{}/api/v1/echo", second.base)).bearer_auth(&key).send();
-    assert_eq!(on_second().await.unwrap().status(), StatusCode::OK, "the second instance accepts (and caches) the key");
+#[test]
+fn a_suspension_reaches_a_second_server_process_within_one_second() {
+    crate::support::run(async {
+        let shared = |c: &mut app::config::Config| c.api_key_secret = Some(secrecy::SecretString::from(SHARED_SECRET));
+        let Some(app) = TestApp::spawn_with(Backend::Postgres, shared).await else { return };
+        let (email, key, _) = account_with_key(&app, "suspend-two").await;
+        let id = app.account_id(&email).await.to_string();
+        let (admin, _) = admin_browser(&app).await;
+        let second = SecondProcess::start(&app.database_url).await;
+        let on_second = || reqwest::Client::new().get(format!("{}/api/v1/echo", second.base)).bearer_auth(&key).send();
+        assert_eq!(on_second().await.unwrap().status(), StatusCode::OK, "the second instance accepts (and caches) the key");
 
-    let suspended_at = Instant::now();
-    assert_eq!(
-        rpc_with(&admin, &app.base, "admin_set_status", &[("account_id", &id), ("action", "suspend")]).await.status(),
-        StatusCode::OK
-    );
-    loop {
-        let res = on_second().await.unwrap();
-        if res.status() == StatusCode::FORBIDDEN {
-            assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "account_suspended");
-            break;
+        let suspended_at = Instant::now();
+        assert_eq!(
+            rpc_with(&admin, &app.base, "admin_set_status", &[("account_id", &id), ("action", "suspend")]).await.status(),
+            StatusCode::OK
+        );
+        loop {
+            let res = on_second().await.unwrap();
+            if res.status() == StatusCode::FORBIDDEN {
+                assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "account_suspended");
+                break;
+            }
+            assert!(suspended_at.elapsed() < Duration::from_secs(1), "the second instance still accepts the key after 1 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert!(suspended_at.elapsed() < Duration::from_secs(1), "the second instance still accepts the key after 1 s");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    println!("suspension seen by the second process after {:?}", suspended_at.elapsed());
+        println!("suspension seen by the second process after {:?}", suspended_at.elapsed());
+    });
 }

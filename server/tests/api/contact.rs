@@ -125,14 +125,18 @@ async fn policy_contact_message_is_stored_with_ip_and_user_agent_and_operator_is
 mod policy_contact_message_is_stored_with_ip_and_user_agent_and_operator_is_emailed {
     use crate::support::Backend;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        super::policy_contact_message_is_stored_with_ip_and_user_agent_and_operator_is_emailed(Backend::Sqlite).await;
+    #[test]
+    fn sqlite() {
+        crate::support::run(async {
+            super::policy_contact_message_is_stored_with_ip_and_user_agent_and_operator_is_emailed(Backend::Sqlite).await;
+        });
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        super::policy_contact_message_is_stored_with_ip_and_user_agent_and_operator_is_emailed(Backend::Postgres).await;
+    #[test]
+    fn postgres() {
+        crate::support::run(async {
+            super::policy_contact_message_is_stored_with_ip_and_user_agent_and_operator_is_emailed(Backend::Postgres).await;
+        });
     }
 }
 

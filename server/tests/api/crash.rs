@@ -153,12 +153,16 @@ async fn crash_keeps_everything_acknowledged(backend: Backend) {
     let _ = server.wait();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn crash_sigkill_during_writes_loses_nothing_acknowledged_sqlite() {
-    crash_keeps_everything_acknowledged(Backend::Sqlite).await;
+#[test]
+fn crash_sigkill_during_writes_loses_nothing_acknowledged_sqlite() {
+    crate::support::run_with_workers(4, async {
+        crash_keeps_everything_acknowledged(Backend::Sqlite).await;
+    });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn crash_sigkill_during_writes_loses_nothing_acknowledged_postgres() {
-    crash_keeps_everything_acknowledged(Backend::Postgres).await;
+#[test]
+fn crash_sigkill_during_writes_loses_nothing_acknowledged_postgres() {
+    crate::support::run_with_workers(4, async {
+        crash_keeps_everything_acknowledged(Backend::Postgres).await;
+    });
 }

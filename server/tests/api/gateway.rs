@@ -166,54 +166,58 @@ fn tiny_plan(per_minute: u32, per_month: u64) -> impl FnOnce(&mut app::config::C
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_key_over_its_plan_per_minute_gets_429_with_retry_after_and_ratelimit_headers() {
-    for backend in [Backend::Sqlite, Backend::Postgres] {
-        let Some(app) = TestApp::spawn_with(backend, tiny_plan(3, 1000)).await else { continue };
-        let (_, key, _) = account_with_key(&app, "ratelimit").await;
-        // Stay inside one clock minute, so the window cannot start over mid-test.
-        let second = time::OffsetDateTime::now_utc().second();
-        if second > 50 {
-            tokio::time::sleep(Duration::from_secs(u64::from(61 - second))).await;
+#[test]
+fn a_key_over_its_plan_per_minute_gets_429_with_retry_after_and_ratelimit_headers() {
+    crate::support::run(async {
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let Some(app) = TestApp::spawn_with(backend, tiny_plan(3, 1000)).await else { continue };
+            let (_, key, _) = account_with_key(&app, "ratelimit").await;
+            // Stay inside one clock minute, so the window cannot start over mid-test.
+            let second = time::OffsetDateTime::now_utc().second();
+            if second > 50 {
+                tokio::time::sleep(Duration::from_secs(u64::from(61 - second))).await;
+            }
+            for remaining in ["2", "1", "0"] {
+                let res = call(&app, &key).await;
+                assert_eq!(res.status(), StatusCode::OK);
+                assert_eq!(res.headers()["ratelimit-remaining"], remaining);
+            }
+            let h = assert_refused(call(&app, &key).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+            let retry: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
+            assert!((1..=60).contains(&retry), "Retry-After {retry}");
+            assert_eq!(h["ratelimit-limit"], "3");
+            assert_eq!(h["ratelimit-remaining"], "0");
+            assert_eq!(h["ratelimit-policy"], "3;w=60");
+            let (other_key, _) = create_key(&app, &app.client, "second", "live", "never").await;
+            assert_eq!(call(&app, &other_key).await.status(), StatusCode::OK, "each key has its own window");
         }
-        for remaining in ["2", "1", "0"] {
-            let res = call(&app, &key).await;
-            assert_eq!(res.status(), StatusCode::OK);
-            assert_eq!(res.headers()["ratelimit-remaining"], remaining);
-        }
-        let h = assert_refused(call(&app, &key).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
-        let retry: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
-        assert!((1..=60).contains(&retry), "Retry-After {retry}");
-        assert_eq!(h["ratelimit-limit"], "3");
-        assert_eq!(h["ratelimit-remaining"], "0");
-        assert_eq!(h["ratelimit-policy"], "3;w=60");
-        let (other_key, _) = create_key(&app, &app.client, "second", "live", "never").await;
-        assert_eq!(call(&app, &other_key).await.status(), StatusCode::OK, "each key has its own window");
-    }
+    });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_account_over_its_monthly_quota_gets_429_and_refusals_do_not_count() {
-    for backend in [Backend::Sqlite, Backend::Postgres] {
-        let Some(app) = TestApp::spawn_with(backend, tiny_plan(1000, 4)).await else { continue };
-        let (_, key, _) = account_with_key(&app, "quota").await;
-        let (second_key, _) = create_key(&app, &app.client, "second", "test", "never").await;
-        for k in [&key, &second_key, &key] {
-            assert_eq!(call(&app, k).await.status(), StatusCode::OK);
+#[test]
+fn an_account_over_its_monthly_quota_gets_429_and_refusals_do_not_count() {
+    crate::support::run(async {
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let Some(app) = TestApp::spawn_with(backend, tiny_plan(1000, 4)).await else { continue };
+            let (_, key, _) = account_with_key(&app, "quota").await;
+            let (second_key, _) = create_key(&app, &app.client, "second", "test", "never").await;
+            for k in [&key, &second_key, &key] {
+                assert_eq!(call(&app, k).await.status(), StatusCode::OK);
+            }
+            let no_key = reqwest::Client::new().get(api(&app, "/api/v1/echo")).send().await.unwrap();
+            assert_eq!(no_key.status(), StatusCode::UNAUTHORIZED);
+            assert_eq!(call(&app, &second_key).await.status(), StatusCode::OK, "the 4th accepted request of the account");
+            let h = assert_refused(call(&app, &key).await, StatusCode::TOO_MANY_REQUESTS, "quota_exceeded").await;
+            assert!(h.contains_key("retry-after"), "says when the next month starts");
+            let policy = h["ratelimit-policy"].to_str().unwrap();
+            let month_days: u64 = policy.strip_prefix("4;w=").and_then(|w| w.parse::<u64>().ok()).map(|w| w / 86_400).unwrap_or(0);
+            assert!((28..=31).contains(&month_days), "the policy names the month, not a minute: {policy}");
+            // Still refused once everything is written and read back from the rollup.
+            wait_for_log(&app.db, 6).await;
+            tokio::time::sleep(gateway_quota_refresh()).await;
+            assert_refused(call(&app, &second_key).await, StatusCode::TOO_MANY_REQUESTS, "quota_exceeded").await;
         }
-        let no_key = reqwest::Client::new().get(api(&app, "/api/v1/echo")).send().await.unwrap();
-        assert_eq!(no_key.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(call(&app, &second_key).await.status(), StatusCode::OK, "the 4th accepted request of the account");
-        let h = assert_refused(call(&app, &key).await, StatusCode::TOO_MANY_REQUESTS, "quota_exceeded").await;
-        assert!(h.contains_key("retry-after"), "says when the next month starts");
-        let policy = h["ratelimit-policy"].to_str().unwrap();
-        let month_days: u64 = policy.strip_prefix("4;w=").and_then(|w| w.parse::<u64>().ok()).map(|w| w / 86_400).unwrap_or(0);
-        assert!((28..=31).contains(&month_days), "the policy names the month, not a minute: {policy}");
-        // Still refused once everything is written and read back from the rollup.
-        wait_for_log(&app.db, 6).await;
-        tokio::time::sleep(gateway_quota_refresh()).await;
-        assert_refused(call(&app, &second_key).await, StatusCode::TOO_MANY_REQUESTS, "quota_exceeded").await;
-    }
+    });
 }
 
 fn gateway_quota_refresh() -> Duration {
@@ -260,25 +264,27 @@ on_both_backends! {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_client_ip_comes_from_x_forwarded_for_only_behind_a_trusted_proxy() {
-    for trusted in [false, true] {
-        let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-            if trusted {
-                c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
-            }
-        })
-        .await
-        .unwrap();
-        let res = reqwest::Client::new().get(api(&app, "/api/v1/echo")).header("x-forwarded-for", "203.0.113.7").send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-        wait_for_log(&app.db, 1).await;
-        let ip: String = match &app.db {
-            Db::Sqlite(p) => sqlx::query_scalar("select ip from request_log").fetch_one(p).await.unwrap(),
-            Db::Postgres(_) => unreachable!(),
-        };
-        assert_eq!(ip, if trusted { "203.0.113.7" } else { "127.0.0.1" });
-    }
+#[test]
+fn the_client_ip_comes_from_x_forwarded_for_only_behind_a_trusted_proxy() {
+    crate::support::run(async {
+        for trusted in [false, true] {
+            let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+                if trusted {
+                    c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+                }
+            })
+            .await
+            .unwrap();
+            let res = reqwest::Client::new().get(api(&app, "/api/v1/echo")).header("x-forwarded-for", "203.0.113.7").send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+            wait_for_log(&app.db, 1).await;
+            let ip: String = match &app.db {
+                Db::Sqlite(p) => sqlx::query_scalar("select ip from request_log").fetch_one(p).await.unwrap(),
+                Db::Postgres(_) => unreachable!(),
+            };
+            assert_eq!(ip, if trusted { "203.0.113.7" } else { "127.0.0.1" });
+        }
+    });
 }
 
 on_both_backends! {
@@ -289,65 +295,68 @@ on_both_backends! {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_verify_endpoint_answers_like_the_gateway_for_operator_gateways() {
-    for backend in [Backend::Sqlite, Backend::Postgres] {
-        let Some(app) =
-            TestApp::spawn_with(backend, |c| c.operator_token = Some(secrecy::SecretString::from("operator-token-of-at-least-32-chars!")))
-                .await
-        else {
-            continue;
-        };
-        let (email, key, id) = account_with_key(&app, "verify").await;
-        let http = reqwest::Client::new();
-        let url = api(&app, "/v1/keys/verify");
-        let wrong = http.post(&url).bearer_auth("guess").json(&serde_json::json!({ "key": key })).send().await.unwrap();
-        let h = assert_refused(wrong, StatusCode::UNAUTHORIZED, "invalid_operator_token").await;
-        assert_eq!(h["www-authenticate"], "Bearer", "a 401 says how to authenticate (RFC 9110)");
-        let garbage = http.post(&url).bearer_auth("operator-token-of-at-least-32-chars!").body("{not json").send().await.unwrap();
-        assert_refused(garbage, StatusCode::BAD_REQUEST, "invalid_body").await;
-        // Larger than any request needs, even beyond axum's own 2 MB limit: the same JSON refusal.
-        for size in [65 * 1024, 3 << 20] {
-            let big = http.post(&url).bearer_auth("operator-token-of-at-least-32-chars!").body(vec![b' '; size]).send().await.unwrap();
-            assert_refused(big, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large").await;
-        }
-        let lower_case_scheme = http
-            .post(&url)
-            .header("authorization", "bearer operator-token-of-at-least-32-chars!")
-            .json(&serde_json::json!({ "key": "nope" }))
-            .send()
+#[test]
+fn the_verify_endpoint_answers_like_the_gateway_for_operator_gateways() {
+    crate::support::run(async {
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let Some(app) = TestApp::spawn_with(backend, |c| {
+                c.operator_token = Some(secrecy::SecretString::from("operator-token-of-at-least-32-chars!"))
+            })
             .await
-            .unwrap();
-        assert_eq!(lower_case_scheme.status(), StatusCode::OK, "the scheme is case-insensitive (RFC 9110 11.1)");
-
-        let ask = |key: String| {
-            http.post(&url)
-                .bearer_auth("operator-token-of-at-least-32-chars!")
-                .json(&serde_json::json!({ "key": key, "method": "GET", "route": "/v2/orders?limit=5" }))
+            else {
+                continue;
+            };
+            let (email, key, id) = account_with_key(&app, "verify").await;
+            let http = reqwest::Client::new();
+            let url = api(&app, "/v1/keys/verify");
+            let wrong = http.post(&url).bearer_auth("guess").json(&serde_json::json!({ "key": key })).send().await.unwrap();
+            let h = assert_refused(wrong, StatusCode::UNAUTHORIZED, "invalid_operator_token").await;
+            assert_eq!(h["www-authenticate"], "Bearer", "a 401 says how to authenticate (RFC 9110)");
+            let garbage = http.post(&url).bearer_auth("operator-token-of-at-least-32-chars!").body("{not json").send().await.unwrap();
+            assert_refused(garbage, StatusCode::BAD_REQUEST, "invalid_body").await;
+            // Larger than any request needs, even beyond axum's own 2 MB limit: the same JSON refusal.
+            for size in [65 * 1024, 3 << 20] {
+                let big = http.post(&url).bearer_auth("operator-token-of-at-least-32-chars!").body(vec![b' '; size]).send().await.unwrap();
+                assert_refused(big, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large").await;
+            }
+            let lower_case_scheme = http
+                .post(&url)
+                .header("authorization", "bearer operator-token-of-at-least-32-chars!")
+                .json(&serde_json::json!({ "key": "nope" }))
                 .send()
-        };
-        let valid: Value = ask(key.clone()).await.unwrap().json().await.unwrap();
-        assert_eq!(valid["valid"], true);
-        assert_eq!(valid["account_id"], app.account_id(&email).await.to_string());
-        assert_eq!(valid["key_id"], id);
-        assert_eq!(valid["plan"]["name"], "free");
-        assert_eq!(valid["ratelimit"]["remaining"], 59);
-        assert_eq!(valid["quota"]["limit"], 10_000);
-        assert!(!valid.to_string().contains(&key[14..]));
+                .await
+                .unwrap();
+            assert_eq!(lower_case_scheme.status(), StatusCode::OK, "the scheme is case-insensitive (RFC 9110 11.1)");
 
-        assert_eq!(app.rpc("revoke_key", &[("key_id", &id)]).await.status(), StatusCode::OK);
-        let refused: Value = ask(key.clone()).await.unwrap().json().await.unwrap();
-        assert_eq!(
-            (refused["valid"].clone(), refused["code"].clone(), refused["status"].clone()),
-            (Value::Bool(false), "revoked_key".into(), 401.into())
-        );
-        let malformed: Value = ask("nope".into()).await.unwrap().json().await.unwrap();
-        assert_eq!(malformed["code"], "malformed_key");
+            let ask = |key: String| {
+                http.post(&url)
+                    .bearer_auth("operator-token-of-at-least-32-chars!")
+                    .json(&serde_json::json!({ "key": key, "method": "GET", "route": "/v2/orders?limit=5" }))
+                    .send()
+            };
+            let valid: Value = ask(key.clone()).await.unwrap().json().await.unwrap();
+            assert_eq!(valid["valid"], true);
+            assert_eq!(valid["account_id"], app.account_id(&email).await.to_string());
+            assert_eq!(valid["key_id"], id);
+            assert_eq!(valid["plan"]["name"], "free");
+            assert_eq!(valid["ratelimit"]["remaining"], 59);
+            assert_eq!(valid["quota"]["limit"], 10_000);
+            assert!(!valid.to_string().contains(&key[14..]));
 
-        wait_for_log(&app.db, 3).await;
-        let routes = request_log_text(&app.db).await;
-        assert!(routes.contains("GET /v2/orders"), "verifications are logged with the operator's route, without query: {routes}");
-    }
+            assert_eq!(app.rpc("revoke_key", &[("key_id", &id)]).await.status(), StatusCode::OK);
+            let refused: Value = ask(key.clone()).await.unwrap().json().await.unwrap();
+            assert_eq!(
+                (refused["valid"].clone(), refused["code"].clone(), refused["status"].clone()),
+                (Value::Bool(false), "revoked_key".into(), 401.into())
+            );
+            let malformed: Value = ask("nope".into()).await.unwrap().json().await.unwrap();
+            assert_eq!(malformed["code"], "malformed_key");
+
+            wait_for_log(&app.db, 3).await;
+            let routes = request_log_text(&app.db).await;
+            assert!(routes.contains("GET /v2/orders"), "verifications are logged with the operator's route, without query: {routes}");
+        }
+    });
 }
 
 /// A small upstream that answers with what it received.
@@ -367,97 +376,105 @@ async fn spawn_upstream() -> String {
     format!("http://{addr}")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn accepted_requests_are_forwarded_upstream_without_the_key_and_with_the_callers_identity() {
-    let upstream = spawn_upstream().await;
-    let app = TestApp::spawn_with(Backend::Sqlite, move |c| c.upstream_url = Some(upstream)).await.unwrap();
-    let (email, key, id) = account_with_key(&app, "forward").await;
-    let res = reqwest::Client::new()
-        .put(api(&app, "/api/v2/orders/7?expand=items"))
-        .bearer_auth(&key)
-        .header("x-mast-plan", "enterprise")
-        .header("x-request-id", "abc-123")
-        .body("{\"qty\":2}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.headers()["x-upstream"], "yes", "the upstream's headers come back");
-    assert!(res.headers().get("connection").is_none_or(|v| v != "close"), "hop-by-hop headers stay on their hop");
-    assert_eq!(res.headers()["ratelimit-limit"], "60");
-    let seen: Value = res.json().await.unwrap();
-    assert_eq!(seen["uri"], "/v2/orders/7?expand=items");
-    assert_eq!(seen["method"], "PUT");
-    assert_eq!(seen["body"], "{\"qty\":2}");
-    let h = &seen["headers"];
-    assert!(h.get("authorization").is_none(), "the key is not passed on");
-    assert_eq!(h["x-mast-account-id"], app.account_id(&email).await.to_string());
-    assert_eq!(h["x-mast-key-id"], id);
-    assert_eq!(h["x-mast-plan"], "free", "a caller cannot pose as another plan");
-    assert_eq!(h["x-mast-key-type"], "live");
-    assert_eq!(h["x-request-id"], "abc-123");
-    assert_eq!(h["x-forwarded-for"], "127.0.0.1");
-    assert!(!seen.to_string().contains(&key[14..]));
+#[test]
+fn accepted_requests_are_forwarded_upstream_without_the_key_and_with_the_callers_identity() {
+    crate::support::run(async {
+        let upstream = spawn_upstream().await;
+        let app = TestApp::spawn_with(Backend::Sqlite, move |c| c.upstream_url = Some(upstream)).await.unwrap();
+        let (email, key, id) = account_with_key(&app, "forward").await;
+        let res = reqwest::Client::new()
+            .put(api(&app, "/api/v2/orders/7?expand=items"))
+            .bearer_auth(&key)
+            .header("x-mast-plan", "enterprise")
+            .header("x-request-id", "abc-123")
+            .body("{\"qty\":2}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["x-upstream"], "yes", "the upstream's headers come back");
+        assert!(res.headers().get("connection").is_none_or(|v| v != "close"), "hop-by-hop headers stay on their hop");
+        assert_eq!(res.headers()["ratelimit-limit"], "60");
+        let seen: Value = res.json().await.unwrap();
+        assert_eq!(seen["uri"], "/v2/orders/7?expand=items");
+        assert_eq!(seen["method"], "PUT");
+        assert_eq!(seen["body"], "{\"qty\":2}");
+        let h = &seen["headers"];
+        assert!(h.get("authorization").is_none(), "the key is not passed on");
+        assert_eq!(h["x-mast-account-id"], app.account_id(&email).await.to_string());
+        assert_eq!(h["x-mast-key-id"], id);
+        assert_eq!(h["x-mast-plan"], "free", "a caller cannot pose as another plan");
+        assert_eq!(h["x-mast-key-type"], "live");
+        assert_eq!(h["x-request-id"], "abc-123");
+        assert_eq!(h["x-forwarded-for"], "127.0.0.1");
+        assert!(!seen.to_string().contains(&key[14..]));
+    });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_upstream_that_does_not_answer_gives_502_not_500() {
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
-    let app = TestApp::spawn_with(Backend::Sqlite, move |c| c.upstream_url = Some(format!("http://{closed}"))).await.unwrap();
-    let (_, key, _) = account_with_key(&app, "down").await;
-    assert_refused(call(&app, &key).await, StatusCode::BAD_GATEWAY, "upstream_unavailable").await;
+#[test]
+fn an_upstream_that_does_not_answer_gives_502_not_500() {
+    crate::support::run(async {
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+        let app = TestApp::spawn_with(Backend::Sqlite, move |c| c.upstream_url = Some(format!("http://{closed}"))).await.unwrap();
+        let (_, key, _) = account_with_key(&app, "down").await;
+        assert_refused(call(&app, &key).await, StatusCode::BAD_GATEWAY, "upstream_unavailable").await;
+    });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_graceful_stop_writes_every_accepted_request_to_the_log() {
-    for backend in [Backend::Sqlite, Backend::Postgres] {
-        // A writer that would otherwise wait a minute: only the shutdown flush can write these.
-        let Some(mut app) = TestApp::spawn_with(backend, |c| {
-            c.request_log_flush_ms = 60_000;
-            c.request_log_batch = 100_000;
-        })
-        .await
-        else {
-            continue;
-        };
-        let (_, key, _) = account_with_key(&app, "flush").await;
-        let calls = (0..40).map(|_| call(&app, &key));
-        for res in futures::future::join_all(calls).await {
-            assert_eq!(res.status(), StatusCode::OK);
+#[test]
+fn a_graceful_stop_writes_every_accepted_request_to_the_log() {
+    crate::support::run(async {
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            // A writer that would otherwise wait a minute: only the shutdown flush can write these.
+            let Some(mut app) = TestApp::spawn_with(backend, |c| {
+                c.request_log_flush_ms = 60_000;
+                c.request_log_batch = 100_000;
+            })
+            .await
+            else {
+                continue;
+            };
+            let (_, key, _) = account_with_key(&app, "flush").await;
+            let calls = (0..40).map(|_| call(&app, &key));
+            for res in futures::future::join_all(calls).await {
+                assert_eq!(res.status(), StatusCode::OK);
+            }
+            assert_eq!(scalar_i64(&app.db, "select count(*) from request_log").await, 0, "nothing written yet");
+            let db = app.stop_gracefully().await;
+            assert_eq!(scalar_i64(&db, "select count(*) from request_log where outcome = 'accepted'").await, 40);
+            assert_eq!(scalar_i64(&db, "select cast(sum(requests) as bigint) from usage_minute").await, 40);
+            assert_eq!(scalar_i64(&db, "select count(*) from api_key where last_used_at is not null").await, 1);
+            db.close().await;
         }
-        assert_eq!(scalar_i64(&app.db, "select count(*) from request_log").await, 0, "nothing written yet");
-        let db = app.stop_gracefully().await;
-        assert_eq!(scalar_i64(&db, "select count(*) from request_log where outcome = 'accepted'").await, 40);
-        assert_eq!(scalar_i64(&db, "select cast(sum(requests) as bigint) from usage_minute").await, 40);
-        assert_eq!(scalar_i64(&db, "select count(*) from api_key where last_used_at is not null").await, 1);
-        db.close().await;
-    }
+    });
 }
 
 /// Revocation on one instance is seen by another instance (a separate server process on the
 /// same PostgreSQL database) within a second, although that one had the key cached.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_revocation_reaches_a_second_server_process_within_one_second() {
-    let shared = |c: &mut app::config::Config| c.api_key_secret = Some(secrecy::SecretString::from(SHARED_SECRET));
-    let Some(app) = TestApp::spawn_with(Backend::Postgres, shared).await else { return };
-    let (_, key, id) = account_with_key(&app, "instances").await;
-    let second = SecondProcess::start(&app.database_url).await;
-    let on_second = || reqwest::Client::new().get(format!("{}/api/v1/echo", second.base)).bearer_auth(&key).send();
-    assert_eq!(on_second().await.unwrap().status(), StatusCode::OK, "the second instance accepts (and caches) the key");
-    assert_eq!(on_second().await.unwrap().status(), StatusCode::OK);
+#[test]
+fn a_revocation_reaches_a_second_server_process_within_one_second() {
+    crate::support::run(async {
+        let shared = |c: &mut app::config::Config| c.api_key_secret = Some(secrecy::SecretString::from(SHARED_SECRET));
+        let Some(app) = TestApp::spawn_with(Backend::Postgres, shared).await else { return };
+        let (_, key, id) = account_with_key(&app, "instances").await;
+        let second = SecondProcess::start(&app.database_url).await;
+        let on_second = || reqwest::Client::new().get(format!("{}/api/v1/echo", second.base)).bearer_auth(&key).send();
+        assert_eq!(on_second().await.unwrap().status(), StatusCode::OK, "the second instance accepts (and caches) the key");
+        assert_eq!(on_second().await.unwrap().status(), StatusCode::OK);
 
-    let revoked_at = Instant::now();
-    assert_eq!(app.rpc("revoke_key", &[("key_id", &id)]).await.status(), StatusCode::OK);
-    loop {
-        let res = on_second().await.unwrap();
-        if res.status() == StatusCode::UNAUTHORIZED {
-            assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "revoked_key");
-            break;
+        let revoked_at = Instant::now();
+        assert_eq!(app.rpc("revoke_key", &[("key_id", &id)]).await.status(), StatusCode::OK);
+        loop {
+            let res = on_second().await.unwrap();
+            if res.status() == StatusCode::UNAUTHORIZED {
+                assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "revoked_key");
+                break;
+            }
+            assert!(revoked_at.elapsed() < Duration::from_secs(1), "the second instance still accepts the key after 1 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert!(revoked_at.elapsed() < Duration::from_secs(1), "the second instance still accepts the key after 1 s");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    println!("revocation seen by the second process after {:?}", revoked_at.elapsed());
+        println!("revocation seen by the second process after {:?}", revoked_at.elapsed());
+    });
 }
 
 pub struct SecondProcess {

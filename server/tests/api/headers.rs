@@ -56,17 +56,19 @@ fn app_routes() -> Vec<String> {
     routes
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn asvs_3_4_every_public_page_sends_the_security_headers_and_a_fresh_nonce() {
-    let app = TestApp::spawn(crate::support::Backend::Sqlite).await.unwrap();
-    for path in ["/", "/signup", "/signin", "/terms", "/privacy", "/no-such-page"] {
-        let res = app.get(path).await;
-        let headers = res.headers().clone();
-        assert_security_headers(path, &headers, &res.text().await.unwrap(), false);
-    }
-    let a = app.get("/").await.headers()["content-security-policy"].clone();
-    let b = app.get("/").await.headers()["content-security-policy"].clone();
-    assert_ne!(a, b, "each response has its own nonce");
+#[test]
+fn asvs_3_4_every_public_page_sends_the_security_headers_and_a_fresh_nonce() {
+    crate::support::run(async {
+        let app = TestApp::spawn(crate::support::Backend::Sqlite).await.unwrap();
+        for path in ["/", "/signup", "/signin", "/terms", "/privacy", "/no-such-page"] {
+            let res = app.get(path).await;
+            let headers = res.headers().clone();
+            assert_security_headers(path, &headers, &res.text().await.unwrap(), false);
+        }
+        let a = app.get("/").await.headers()["content-security-policy"].clone();
+        let b = app.get("/").await.headers()["content-security-policy"].clone();
+        assert_ne!(a, b, "each response has its own nonce");
+    });
 }
 
 /// A person behind one HTTPS portal: no cookie store (the test talks plain HTTP to the server,
@@ -110,58 +112,63 @@ impl Person {
 
 const HTTPS_PORTAL: &str = "https://portal.example.test";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn asvs_3_every_page_for_visitors_developers_and_admins_sends_the_headers_and_flagged_cookies() {
-    let app = TestApp::spawn_with(crate::support::Backend::Sqlite, |c| c.public_url = HTTPS_PORTAL.into()).await.unwrap();
-    let developer_email = unique_email("headers-dev");
-    let mut developer = Person::signed_in(&app, &developer_email).await;
-    let issued: serde_json::Value = developer
-        .rpc(&app, "create_key", &[("label", "Headers"), ("key_type", "live"), ("expires_in", "never")])
-        .await
-        .json()
-        .await
-        .unwrap();
-    let key_id = issued["info"]["id"].as_str().unwrap().to_string();
-    let admin_email = unique_email("headers-admin");
-    let mut admin = Person::signed_in(&app, &admin_email).await;
-    assert!(app::accounts::store::set_role(&app.db, &admin_email, "admin", app::db::now()).await.unwrap());
-    let account_id = app.account_id(&developer_email).await.to_string();
-    let no_such_message = uuid::Uuid::now_v7().to_string();
+#[test]
+fn asvs_3_every_page_for_visitors_developers_and_admins_sends_the_headers_and_flagged_cookies() {
+    crate::support::run(async {
+        let app = TestApp::spawn_with(crate::support::Backend::Sqlite, |c| c.public_url = HTTPS_PORTAL.into()).await.unwrap();
+        let developer_email = unique_email("headers-dev");
+        let mut developer = Person::signed_in(&app, &developer_email).await;
+        let issued: serde_json::Value = developer
+            .rpc(&app, "create_key", &[("label", "Headers"), ("key_type", "live"), ("expires_in", "never")])
+            .await
+            .json()
+            .await
+            .unwrap();
+        let key_id = issued["info"]["id"].as_str().unwrap().to_string();
+        let admin_email = unique_email("headers-admin");
+        let mut admin = Person::signed_in(&app, &admin_email).await;
+        assert!(app::accounts::store::set_role(&app.db, &admin_email, "admin", app::db::now()).await.unwrap());
+        let account_id = app.account_id(&developer_email).await.to_string();
+        let no_such_message = uuid::Uuid::now_v7().to_string();
 
-    let mut visitor = Person { client: developer.client.clone(), cookie: None };
-    let mut cookies_checked = 0;
-    for route in app_routes() {
-        let path = match route.as_str() {
-            "/keys/:id" => format!("/keys/{key_id}"),
-            "/admin/accounts/:id" => format!("/admin/accounts/{account_id}"),
-            "/admin/messages/:id" => format!("/admin/messages/{no_such_message}"),
-            other => other.to_string(),
-        };
-        for (who, person) in [("a visitor", &mut visitor), ("a developer", &mut developer), ("an admin", &mut admin)] {
-            let mut req = person.client.get(app.url(&path)).header(ACCEPT, "text/html");
-            if let Some(cookie) = &person.cookie {
-                req = req.header(COOKIE, cookie);
-            }
-            let res = req.send().await.unwrap();
-            let (status, headers) = (res.status(), res.headers().clone());
-            let what = format!("{path} for {who} ({status})");
-            assert!(!status.is_server_error(), "{what}");
-            assert_security_headers(&what, &headers, &res.text().await.unwrap(), true);
-            cookies_checked += assert_cookie_flags(&what, &headers, true);
-            person.keep_cookie(&headers);
-            // The check is worth something only if each person saw what is theirs to see.
-            let expected = match (who, path.as_str()) {
-                ("a developer" | "an admin", "/dashboard" | "/keys" | "/account" | "/security") => Some(StatusCode::OK),
-                ("an admin", p) if p.starts_with("/admin") && !p.starts_with("/admin/messages/") => Some(StatusCode::OK),
-                ("a visitor", "/dashboard" | "/admin") => Some(StatusCode::FOUND),
-                _ => None,
+        let mut visitor = Person { client: developer.client.clone(), cookie: None };
+        let mut cookies_checked = 0;
+        for route in app_routes() {
+            let path = match route.as_str() {
+                "/keys/:id" => format!("/keys/{key_id}"),
+                "/admin/accounts/:id" => format!("/admin/accounts/{account_id}"),
+                "/admin/messages/:id" => format!("/admin/messages/{no_such_message}"),
+                other => other.to_string(),
             };
-            if let Some(expected) = expected {
-                assert!(status == expected || (expected == StatusCode::FOUND && status.is_redirection()), "{what}: expected {expected}");
+            for (who, person) in [("a visitor", &mut visitor), ("a developer", &mut developer), ("an admin", &mut admin)] {
+                let mut req = person.client.get(app.url(&path)).header(ACCEPT, "text/html");
+                if let Some(cookie) = &person.cookie {
+                    req = req.header(COOKIE, cookie);
+                }
+                let res = req.send().await.unwrap();
+                let (status, headers) = (res.status(), res.headers().clone());
+                let what = format!("{path} for {who} ({status})");
+                assert!(!status.is_server_error(), "{what}");
+                assert_security_headers(&what, &headers, &res.text().await.unwrap(), true);
+                cookies_checked += assert_cookie_flags(&what, &headers, true);
+                person.keep_cookie(&headers);
+                // The check is worth something only if each person saw what is theirs to see.
+                let expected = match (who, path.as_str()) {
+                    ("a developer" | "an admin", "/dashboard" | "/keys" | "/account" | "/security") => Some(StatusCode::OK),
+                    ("an admin", p) if p.starts_with("/admin") && !p.starts_with("/admin/messages/") => Some(StatusCode::OK),
+                    ("a visitor", "/dashboard" | "/admin") => Some(StatusCode::FOUND),
+                    _ => None,
+                };
+                if let Some(expected) = expected {
+                    assert!(
+                        status == expected || (expected == StatusCode::FOUND && status.is_redirection()),
+                        "{what}: expected {expected}"
+                    );
+                }
             }
         }
-    }
-    assert!(cookies_checked > 0, "the signed-in pages renew the session cookie, and each was checked");
+        assert!(cookies_checked > 0, "the signed-in pages renew the session cookie, and each was checked");
+    });
 }
 
 on_both_backends! {
@@ -190,23 +197,25 @@ on_both_backends! {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_legal_documents_render_with_their_version_and_the_site_details() {
-    let app = TestApp::spawn_with(crate::support::Backend::Sqlite, |c| {
-        c.site_name = "Acme API".into();
-        c.contact_email = "privacy@acme.example".into();
-    })
-    .await
-    .unwrap();
-    let privacy = app.get("/privacy").await.text().await.unwrap();
-    assert!(privacy.contains("Privacy Policy"));
-    assert!(privacy.contains(app::consent::PRIVACY.version));
-    assert!(privacy.contains("privacy@acme.example"), "contact address filled in");
-    assert!(privacy.contains("Acme API"));
-    assert!(!privacy.contains("{{"), "no placeholder left");
-    let terms = app.get("/terms").await.text().await.unwrap();
-    assert!(terms.contains("Terms of Use") && terms.contains(app::consent::TERMS.version));
-    let missing = app.get("/definitely-not-here").await;
-    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
-    assert!(missing.text().await.unwrap().contains("Page not found"));
+#[test]
+fn the_legal_documents_render_with_their_version_and_the_site_details() {
+    crate::support::run(async {
+        let app = TestApp::spawn_with(crate::support::Backend::Sqlite, |c| {
+            c.site_name = "Acme API".into();
+            c.contact_email = "privacy@acme.example".into();
+        })
+        .await
+        .unwrap();
+        let privacy = app.get("/privacy").await.text().await.unwrap();
+        assert!(privacy.contains("Privacy Policy"));
+        assert!(privacy.contains(app::consent::PRIVACY.version));
+        assert!(privacy.contains("privacy@acme.example"), "contact address filled in");
+        assert!(privacy.contains("Acme API"));
+        assert!(!privacy.contains("{{"), "no placeholder left");
+        let terms = app.get("/terms").await.text().await.unwrap();
+        assert!(terms.contains("Terms of Use") && terms.contains(app::consent::TERMS.version));
+        let missing = app.get("/definitely-not-here").await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        assert!(missing.text().await.unwrap().contains("Page not found"));
+    });
 }

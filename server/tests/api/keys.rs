@@ -254,31 +254,33 @@ on_both_backends! {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_email_keys_on_verification_and_a_request_each_mail_a_working_key() {
-    let app = TestApp::spawn_with(crate::support::Backend::Sqlite, |c| c.email_api_keys = true).await.unwrap();
-    let email = unique_email("mailkeys");
-    app.verified_account(&email).await;
-    let first = wait_for_mail(&email, "Your new Mast API key").await;
-    let key = mailed_key(&first.text);
-    assert_eq!(call(&app, &key).await.status(), StatusCode::OK, "the key mailed after verification works");
-    assert_eq!(app.rpc("email_me_a_key", &[]).await.status(), StatusCode::OK);
-    for _ in 0..100 {
-        if crate::support::mails_to(&email).await.iter().filter(|m| m.subject.contains("Your new Mast API key")).count() == 2 {
-            break;
+#[test]
+fn with_email_keys_on_verification_and_a_request_each_mail_a_working_key() {
+    crate::support::run(async {
+        let app = TestApp::spawn_with(crate::support::Backend::Sqlite, |c| c.email_api_keys = true).await.unwrap();
+        let email = unique_email("mailkeys");
+        app.verified_account(&email).await;
+        let first = wait_for_mail(&email, "Your new Mast API key").await;
+        let key = mailed_key(&first.text);
+        assert_eq!(call(&app, &key).await.status(), StatusCode::OK, "the key mailed after verification works");
+        assert_eq!(app.rpc("email_me_a_key", &[]).await.status(), StatusCode::OK);
+        for _ in 0..100 {
+            if crate::support::mails_to(&email).await.iter().filter(|m| m.subject.contains("Your new Mast API key")).count() == 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let mails: Vec<_> =
-        crate::support::mails_to(&email).await.into_iter().filter(|m| m.subject.contains("Your new Mast API key")).collect();
-    assert_eq!(mails.len(), 2);
-    let second = mailed_key(&mails[1].text);
-    assert_ne!(key, second);
-    assert_eq!(call(&app, &second).await.status(), StatusCode::OK);
-    let account = app.account_id(&email).await;
-    assert_eq!(app.event_kinds(account).await.iter().filter(|k| *k == app::events::kind::API_KEY_EMAILED).count(), 2);
-    // The event log names the key by prefix only.
-    assert!(!app.all_event_text().await.contains(&key[14..]));
+        let mails: Vec<_> =
+            crate::support::mails_to(&email).await.into_iter().filter(|m| m.subject.contains("Your new Mast API key")).collect();
+        assert_eq!(mails.len(), 2);
+        let second = mailed_key(&mails[1].text);
+        assert_ne!(key, second);
+        assert_eq!(call(&app, &second).await.status(), StatusCode::OK);
+        let account = app.account_id(&email).await;
+        assert_eq!(app.event_kinds(account).await.iter().filter(|k| *k == app::events::kind::API_KEY_EMAILED).count(), 2);
+        // The event log names the key by prefix only.
+        assert!(!app.all_event_text().await.contains(&key[14..]));
+    });
 }
 
 fn mailed_key(text: &str) -> String {

@@ -122,14 +122,18 @@ async fn every_operation_answers_only_as_documented(backend: Backend) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_documented_operation_answers_only_as_documented_sqlite() {
-    every_operation_answers_only_as_documented(Backend::Sqlite).await;
+#[test]
+fn every_documented_operation_answers_only_as_documented_sqlite() {
+    crate::support::run(async {
+        every_operation_answers_only_as_documented(Backend::Sqlite).await;
+    });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_documented_operation_answers_only_as_documented_postgres() {
-    every_operation_answers_only_as_documented(Backend::Postgres).await;
+#[test]
+fn every_documented_operation_answers_only_as_documented_postgres() {
+    crate::support::run(async {
+        every_operation_answers_only_as_documented(Backend::Postgres).await;
+    });
 }
 
 on_both_backends! {

@@ -62,19 +62,22 @@ on_both_backends! {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn operations_metrics_are_not_served_through_a_proxy_or_without_the_token() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
-    let proxied = app.client.get(app.url("/metrics")).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
-    assert_eq!(proxied.status(), StatusCode::NOT_FOUND, "a scraper beside Mast connects directly; a proxied visitor does not");
+#[test]
+fn operations_metrics_are_not_served_through_a_proxy_or_without_the_token() {
+    crate::support::run(async {
+        let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+        let proxied = app.client.get(app.url("/metrics")).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
+        assert_eq!(proxied.status(), StatusCode::NOT_FOUND, "a scraper beside Mast connects directly; a proxied visitor does not");
 
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.metrics_token = Some("scrape-token-0123456789".to_string().into())).await.unwrap();
-    assert_eq!(app.client.get(app.url("/metrics")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
-    let wrong = app.client.get(app.url("/metrics")).bearer_auth("scrape-token-x").send().await.unwrap();
-    assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
-    let right = app.client.get(app.url("/metrics")).bearer_auth("scrape-token-0123456789").send().await.unwrap();
-    assert_eq!(right.status(), StatusCode::OK);
-    assert!(right.text().await.unwrap().contains("mast_http_responses_total"));
+        let app =
+            TestApp::spawn_with(Backend::Sqlite, |c| c.metrics_token = Some("scrape-token-0123456789".to_string().into())).await.unwrap();
+        assert_eq!(app.client.get(app.url("/metrics")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+        let wrong = app.client.get(app.url("/metrics")).bearer_auth("scrape-token-x").send().await.unwrap();
+        assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
+        let right = app.client.get(app.url("/metrics")).bearer_auth("scrape-token-0123456789").send().await.unwrap();
+        assert_eq!(right.status(), StatusCode::OK);
+        assert!(right.text().await.unwrap().contains("mast_http_responses_total"));
+    });
 }
 
 on_both_backends! {
@@ -95,58 +98,60 @@ on_both_backends! {
 
 /// The real binary with `MAST_LOG_FORMAT=json`: every line on stderr is one JSON object, with an
 /// access line per request when asked for, and the shutdown on SIGTERM is logged and clean.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn operations_json_logs_one_object_per_line_with_access_lines_and_a_clean_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(env!("CARGO_BIN_EXE_server"))
-        .arg("serve")
-        .env("MAST_BIND", format!("127.0.0.1:{port}"))
-        .env("MAST_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-        .env("MAST_DATA_DIR", dir.path())
-        .env("DATABASE_URL", format!("sqlite://{}/mast.db", dir.path().display()))
-        .env("MAST_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info,mast::access=debug")
-        .env("LEPTOS_SITE_ROOT", dir.path())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..100 {
-        if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            up = true;
-            break;
+#[test]
+fn operations_json_logs_one_object_per_line_with_access_lines_and_a_clean_sigterm() {
+    crate::support::run(async {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(env!("CARGO_BIN_EXE_server"))
+            .arg("serve")
+            .env("MAST_BIND", format!("127.0.0.1:{port}"))
+            .env("MAST_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+            .env("MAST_DATA_DIR", dir.path())
+            .env("DATABASE_URL", format!("sqlite://{}/mast.db", dir.path().display()))
+            .env("MAST_LOG_FORMAT", "json")
+            .env("RUST_LOG", "info,mast::access=debug")
+            .env("LEPTOS_SITE_ROOT", dir.path())
+            .stderr(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let mut up = false;
+        for _ in 0..100 {
+            if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+                up = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "the server answers /readyz");
-    let secret_query = "token=do-not-log-me";
-    http.get(format!("{base}/verify-email?{secret_query}")).send().await.unwrap();
-    http.get(format!("{base}/api/v1/echo")).send().await.unwrap();
-    let key_in_path = app::api_keys::format::assemble("mast", app::api_keys::format::KeyType::Live, &"Q".repeat(30));
-    http.get(format!("{base}/api/v1/{key_in_path}")).send().await.unwrap();
-    // SIGTERM, as systemd and container runtimes stop a service.
-    assert!(Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap().success());
-    let status = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
-    assert!(status.status.success(), "a clean exit on SIGTERM");
-    let stderr = String::from_utf8_lossy(&status.stderr).to_string() + &String::from_utf8_lossy(&status.stdout);
-    let lines: Vec<serde_json::Value> = BufReader::new(stderr.as_bytes())
-        .lines()
-        .map(|l| l.unwrap())
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(&l).unwrap_or_else(|_| panic!("not a JSON line: {l}")))
-        .collect();
-    let messages: Vec<&str> = lines.iter().filter_map(|l| l["fields"]["message"].as_str()).collect();
-    assert!(messages.contains(&"listening") && messages.contains(&"shutting down"), "{messages:?}");
-    let access: Vec<&serde_json::Value> = lines.iter().filter(|l| l["target"] == "mast::access").collect();
-    let echo = access.iter().find(|l| l["fields"]["path"] == "/api/v1/echo").expect("an access line for the API call");
-    assert_eq!(echo["fields"]["status"], 401);
-    assert_eq!(echo["fields"]["method"], "GET");
-    assert!(access.iter().any(|l| l["fields"]["path"] == "/verify-email"), "{access:?}");
-    assert!(!stderr.contains("do-not-log-me"), "query strings carry tokens: never logged");
-    assert!(!stderr.contains(&key_in_path[..20]), "a key in the path is never logged");
-    assert!(access.iter().any(|l| l["fields"]["path"] == "(hidden: a key was in the URL)"));
+        assert!(up, "the server answers /readyz");
+        let secret_query = "token=do-not-log-me";
+        http.get(format!("{base}/verify-email?{secret_query}")).send().await.unwrap();
+        http.get(format!("{base}/api/v1/echo")).send().await.unwrap();
+        let key_in_path = app::api_keys::format::assemble("mast", app::api_keys::format::KeyType::Live, &"Q".repeat(30));
+        http.get(format!("{base}/api/v1/{key_in_path}")).send().await.unwrap();
+        // SIGTERM, as systemd and container runtimes stop a service.
+        assert!(Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap().success());
+        let status = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+        assert!(status.status.success(), "a clean exit on SIGTERM");
+        let stderr = String::from_utf8_lossy(&status.stderr).to_string() + &String::from_utf8_lossy(&status.stdout);
+        let lines: Vec<serde_json::Value> = BufReader::new(stderr.as_bytes())
+            .lines()
+            .map(|l| l.unwrap())
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(&l).unwrap_or_else(|_| panic!("not a JSON line: {l}")))
+            .collect();
+        let messages: Vec<&str> = lines.iter().filter_map(|l| l["fields"]["message"].as_str()).collect();
+        assert!(messages.contains(&"listening") && messages.contains(&"shutting down"), "{messages:?}");
+        let access: Vec<&serde_json::Value> = lines.iter().filter(|l| l["target"] == "mast::access").collect();
+        let echo = access.iter().find(|l| l["fields"]["path"] == "/api/v1/echo").expect("an access line for the API call");
+        assert_eq!(echo["fields"]["status"], 401);
+        assert_eq!(echo["fields"]["method"], "GET");
+        assert!(access.iter().any(|l| l["fields"]["path"] == "/verify-email"), "{access:?}");
+        assert!(!stderr.contains("do-not-log-me"), "query strings carry tokens: never logged");
+        assert!(!stderr.contains(&key_in_path[..20]), "a key in the path is never logged");
+        assert!(access.iter().any(|l| l["fields"]["path"] == "(hidden: a key was in the URL)"));
+    });
 }

@@ -83,18 +83,20 @@ on_both_backends! {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn policy_a_setting_can_refuse_api_keys_until_changed_documents_are_accepted() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.consent_blocks_api = true).await.expect("server");
-    let email = unique_email("blocks");
-    app.verified_account(&email).await;
-    let (key, _) = crate::keys::create_key(&app, &app.client, "Server", "live", "never").await;
-    accepted_only_an_older_privacy_policy(&app, app.account_id(&email).await).await;
-    let res = call(&app, &key).await;
-    assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "consent_required");
-    app.rpc("accept_documents", &[("next", "/dashboard"), ("accept", "on")]).await;
-    assert_eq!(call(&app, &key).await.status(), StatusCode::OK, "at once after acceptance");
+#[test]
+fn policy_a_setting_can_refuse_api_keys_until_changed_documents_are_accepted() {
+    crate::support::run(async {
+        let app = TestApp::spawn_with(Backend::Sqlite, |c| c.consent_blocks_api = true).await.expect("server");
+        let email = unique_email("blocks");
+        app.verified_account(&email).await;
+        let (key, _) = crate::keys::create_key(&app, &app.client, "Server", "live", "never").await;
+        accepted_only_an_older_privacy_policy(&app, app.account_id(&email).await).await;
+        let res = call(&app, &key).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "consent_required");
+        app.rpc("accept_documents", &[("next", "/dashboard"), ("accept", "on")]).await;
+        assert_eq!(call(&app, &key).await.status(), StatusCode::OK, "at once after acceptance");
+    });
 }
 
 /// Every table with an `account_id` column, read from the live schema.
@@ -389,60 +391,64 @@ on_both_backends! {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn policy_retention_periods_come_from_the_settings_and_the_privacy_policy_states_them() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.retention_request_log_days = 30;
-        c.retention_event_days = 90;
-        c.retention_unverified_account_days = 3;
-        c.retention_contact_message_days = 180;
-    })
-    .await
-    .expect("server");
-    let policy = app.get("/privacy").await.text().await.unwrap();
-    for promise in [
-        "API request logs and usage counts: 30 days",
-        "Security events: 90 days",
-        "deleted 3 days after sign-up",
-        "180 days after it was closed",
-    ] {
-        assert!(policy.contains(promise), "the policy should say {promise:?}");
-    }
+#[test]
+fn policy_retention_periods_come_from_the_settings_and_the_privacy_policy_states_them() {
+    crate::support::run(async {
+        let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+            c.retention_request_log_days = 30;
+            c.retention_event_days = 90;
+            c.retention_unverified_account_days = 3;
+            c.retention_contact_message_days = 180;
+        })
+        .await
+        .expect("server");
+        let policy = app.get("/privacy").await.text().await.unwrap();
+        for promise in [
+            "API request logs and usage counts: 30 days",
+            "Security events: 90 days",
+            "deleted 3 days after sign-up",
+            "180 days after it was closed",
+        ] {
+            assert!(policy.contains(promise), "the policy should say {promise:?}");
+        }
 
-    let (_, key, _) = account_with_key(&app, "short").await;
-    call(&app, &key).await;
-    wait_for_log(&app.db, 1).await;
-    let unconfirmed = unique_email("unconfirmed");
-    app.sign_up(&unconfirmed).await;
-    let now = app.clock.now();
-    let swept = app::retention::sweep(&app.db, &app.retention(), now + time::Duration::days(4)).await.unwrap();
-    assert_eq!(swept.unverified_accounts, 1);
-    assert_eq!(swept.request_logs, 0);
-    let swept = app::retention::sweep(&app.db, &app.retention(), now + time::Duration::days(31)).await.unwrap();
-    assert_eq!(swept.request_logs, 1);
-    assert_eq!(app.count_all("request_log").await, 0);
+        let (_, key, _) = account_with_key(&app, "short").await;
+        call(&app, &key).await;
+        wait_for_log(&app.db, 1).await;
+        let unconfirmed = unique_email("unconfirmed");
+        app.sign_up(&unconfirmed).await;
+        let now = app.clock.now();
+        let swept = app::retention::sweep(&app.db, &app.retention(), now + time::Duration::days(4)).await.unwrap();
+        assert_eq!(swept.unverified_accounts, 1);
+        assert_eq!(swept.request_logs, 0);
+        let swept = app::retention::sweep(&app.db, &app.retention(), now + time::Duration::days(31)).await.unwrap();
+        assert_eq!(swept.request_logs, 1);
+        assert_eq!(app.count_all("request_log").await, 0);
+    });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn policy_server_prune_deletes_what_the_retention_periods_say_and_prints_what_went() {
-    let Some(app) = TestApp::spawn(Backend::Sqlite).await else { return };
-    app.sign_up(&unique_email("never-confirmed")).await;
-    let prune = |days: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_server"))
-            .arg("prune")
-            .env("DATABASE_URL", &app.database_url)
-            .env("MAST_DATA_DIR", tempfile::tempdir().unwrap().path())
-            .env("MAST_RETENTION_UNVERIFIED_ACCOUNT_DAYS", days)
-            .output()
-            .expect("run server prune")
-    };
-    let kept = prune("7");
-    assert!(kept.status.success(), "{}", String::from_utf8_lossy(&kept.stderr));
-    assert!(String::from_utf8_lossy(&kept.stdout).contains("0 unconfirmed accounts"), "{}", String::from_utf8_lossy(&kept.stdout));
-    assert_eq!(app.count_all("account").await, 1);
-    let gone = prune("0");
-    assert!(String::from_utf8_lossy(&gone.stdout).contains("1 unconfirmed accounts"), "{}", String::from_utf8_lossy(&gone.stdout));
-    assert_eq!(app.count_all("account").await, 0);
+#[test]
+fn policy_server_prune_deletes_what_the_retention_periods_say_and_prints_what_went() {
+    crate::support::run(async {
+        let Some(app) = TestApp::spawn(Backend::Sqlite).await else { return };
+        app.sign_up(&unique_email("never-confirmed")).await;
+        let prune = |days: &str| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+                .arg("prune")
+                .env("DATABASE_URL", &app.database_url)
+                .env("MAST_DATA_DIR", tempfile::tempdir().unwrap().path())
+                .env("MAST_RETENTION_UNVERIFIED_ACCOUNT_DAYS", days)
+                .output()
+                .expect("run server prune")
+        };
+        let kept = prune("7");
+        assert!(kept.status.success(), "{}", String::from_utf8_lossy(&kept.stderr));
+        assert!(String::from_utf8_lossy(&kept.stdout).contains("0 unconfirmed accounts"), "{}", String::from_utf8_lossy(&kept.stdout));
+        assert_eq!(app.count_all("account").await, 1);
+        let gone = prune("0");
+        assert!(String::from_utf8_lossy(&gone.stdout).contains("1 unconfirmed accounts"), "{}", String::from_utf8_lossy(&gone.stdout));
+        assert_eq!(app.count_all("account").await, 0);
+    });
 }
 
 on_both_backends! {

@@ -36,80 +36,88 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn arbitrary_text_and_bytes_in_any_server_function_never_get_a_5xx() {
-    let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite");
-    // Signed in, so the functions behind the sign-in check decode their fields too.
-    app.verified_account(&unique_email("properties")).await;
-    let functions: Vec<(&str, &[&str])> = FUNCTIONS.iter().copied().filter(|(f, _)| *f != "sign_out").collect();
-    let handle = tokio::runtime::Handle::current();
-    let strategy = (
-        0..functions.len(),
-        proptest::collection::vec(any::<String>(), 8),
-        proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300)),
-    );
-    run(160, strategy, |(index, values, raw)| {
-        let (function, fields) = functions[index];
-        let body = match raw {
-            Some(bytes) => bytes,
-            None => fields.iter().zip(&values).map(|(f, v)| format!("{}={}", enc(f), enc(v))).collect::<Vec<_>>().join("&").into_bytes(),
-        };
-        let status = handle.block_on(async {
-            let req = app.client.post(app.url(&format!("/rpc/{function}"))).header("content-type", "application/x-www-form-urlencoded");
-            req.body(body.clone()).send().await.expect("answer").status()
+#[test]
+fn arbitrary_text_and_bytes_in_any_server_function_never_get_a_5xx() {
+    crate::support::run(async {
+        let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite");
+        // Signed in, so the functions behind the sign-in check decode their fields too.
+        app.verified_account(&unique_email("properties")).await;
+        let functions: Vec<(&str, &[&str])> = FUNCTIONS.iter().copied().filter(|(f, _)| *f != "sign_out").collect();
+        let handle = tokio::runtime::Handle::current();
+        let strategy = (
+            0..functions.len(),
+            proptest::collection::vec(any::<String>(), 8),
+            proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300)),
+        );
+        run(160, strategy, |(index, values, raw)| {
+            let (function, fields) = functions[index];
+            let body = match raw {
+                Some(bytes) => bytes,
+                None => {
+                    fields.iter().zip(&values).map(|(f, v)| format!("{}={}", enc(f), enc(v))).collect::<Vec<_>>().join("&").into_bytes()
+                }
+            };
+            let status = handle.block_on(async {
+                let req = app.client.post(app.url(&format!("/rpc/{function}"))).header("content-type", "application/x-www-form-urlencoded");
+                req.body(body.clone()).send().await.expect("answer").status()
+            });
+            prop_assert!(!status.is_server_error(), "/rpc/{function} {:?}: {status}", String::from_utf8_lossy(&body));
+            Ok(())
         });
-        prop_assert!(!status.is_server_error(), "/rpc/{function} {:?}: {status}", String::from_utf8_lossy(&body));
-        Ok(())
     });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn arbitrary_json_to_the_key_endpoints_gets_the_documented_answer() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.operator_token = Some(secrecy::SecretString::from(OPERATOR_TOKEN.to_string())))
-        .await
-        .expect("sqlite");
-    let origin = format!("http://127.0.0.1:{}", app.addr.port());
-    let http = reqwest::Client::new();
-    let handle = tokio::runtime::Handle::current();
-    let body = prop_oneof![
-        json_value(),
-        (json_value(), json_value(), json_value())
-            .prop_map(|(key, method, route)| serde_json::json!({ "key": key, "method": method, "route": route })),
-        ("\\PC{0,60}", proptest::option::of("\\PC{0,20}"), proptest::option::of("\\PC{0,60}"))
-            .prop_map(|(key, method, route)| serde_json::json!({ "key": key, "method": method, "route": route })),
-    ];
-    run(200, body, |value| {
-        // What `/v1/keys/verify` reads: an object with a string `key`, and `method` and `route`
-        // strings when present. Such a body gets a verdict, any other the `invalid_body` refusal.
-        let optional_text = |name: &str| value.get(name).is_none_or(|v| v.is_null() || v.is_string());
-        let readable =
-            value.is_object() && value.get("key").is_some_and(Value::is_string) && optional_text("method") && optional_text("route");
-        let (status, answer) = handle.block_on(async {
-            let res = http.post(format!("{origin}/v1/keys/verify")).bearer_auth(OPERATOR_TOKEN).json(&value).send().await.expect("answer");
-            (res.status(), res.json::<Value>().await.expect("a JSON answer"))
-        });
-        if readable {
-            prop_assert_eq!(status, StatusCode::OK, "{}", value);
-            prop_assert_eq!(&answer["valid"], &Value::Bool(false), "{}", value);
-            prop_assert!(answer["code"].is_string());
-        } else {
-            prop_assert_eq!(status, StatusCode::BAD_REQUEST, "{}", value);
-            prop_assert_eq!(&answer["error"]["code"], "invalid_body");
-        }
-
-        // Revocation reads only the key header: whatever string is presented, a 401 that says why.
-        let presented = value.get("key").and_then(Value::as_str).unwrap_or_default().to_string();
-        let (status, answer) = handle.block_on(async {
-            let mut req = http.post(format!("{origin}/v1/keys/revoke")).json(&value);
-            if let Ok(header) = reqwest::header::HeaderValue::from_str(&presented) {
-                req = req.header("x-api-key", header);
+#[test]
+fn arbitrary_json_to_the_key_endpoints_gets_the_documented_answer() {
+    crate::support::run(async {
+        let app =
+            TestApp::spawn_with(Backend::Sqlite, |c| c.operator_token = Some(secrecy::SecretString::from(OPERATOR_TOKEN.to_string())))
+                .await
+                .expect("sqlite");
+        let origin = format!("http://127.0.0.1:{}", app.addr.port());
+        let http = reqwest::Client::new();
+        let handle = tokio::runtime::Handle::current();
+        let body = prop_oneof![
+            json_value(),
+            (json_value(), json_value(), json_value())
+                .prop_map(|(key, method, route)| serde_json::json!({ "key": key, "method": method, "route": route })),
+            ("\\PC{0,60}", proptest::option::of("\\PC{0,20}"), proptest::option::of("\\PC{0,60}"))
+                .prop_map(|(key, method, route)| serde_json::json!({ "key": key, "method": method, "route": route })),
+        ];
+        run(200, body, |value| {
+            // What `/v1/keys/verify` reads: an object with a string `key`, and `method` and `route`
+            // strings when present. Such a body gets a verdict, any other the `invalid_body` refusal.
+            let optional_text = |name: &str| value.get(name).is_none_or(|v| v.is_null() || v.is_string());
+            let readable =
+                value.is_object() && value.get("key").is_some_and(Value::is_string) && optional_text("method") && optional_text("route");
+            let (status, answer) = handle.block_on(async {
+                let res =
+                    http.post(format!("{origin}/v1/keys/verify")).bearer_auth(OPERATOR_TOKEN).json(&value).send().await.expect("answer");
+                (res.status(), res.json::<Value>().await.expect("a JSON answer"))
+            });
+            if readable {
+                prop_assert_eq!(status, StatusCode::OK, "{}", value);
+                prop_assert_eq!(&answer["valid"], &Value::Bool(false), "{}", value);
+                prop_assert!(answer["code"].is_string());
+            } else {
+                prop_assert_eq!(status, StatusCode::BAD_REQUEST, "{}", value);
+                prop_assert_eq!(&answer["error"]["code"], "invalid_body");
             }
-            let res = req.send().await.expect("answer");
-            (res.status(), res.json::<Value>().await.expect("a JSON answer"))
+
+            // Revocation reads only the key header: whatever string is presented, a 401 that says why.
+            let presented = value.get("key").and_then(Value::as_str).unwrap_or_default().to_string();
+            let (status, answer) = handle.block_on(async {
+                let mut req = http.post(format!("{origin}/v1/keys/revoke")).json(&value);
+                if let Ok(header) = reqwest::header::HeaderValue::from_str(&presented) {
+                    req = req.header("x-api-key", header);
+                }
+                let res = req.send().await.expect("answer");
+                (res.status(), res.json::<Value>().await.expect("a JSON answer"))
+            });
+            prop_assert_eq!(status, StatusCode::UNAUTHORIZED, "{}", value);
+            let code = answer["error"]["code"].as_str().unwrap_or_default();
+            prop_assert!(["missing_key", "malformed_key", "bad_checksum", "unknown_key"].contains(&code), "{code}");
+            Ok(())
         });
-        prop_assert_eq!(status, StatusCode::UNAUTHORIZED, "{}", value);
-        let code = answer["error"]["code"].as_str().unwrap_or_default();
-        prop_assert!(["missing_key", "malformed_key", "bad_checksum", "unknown_key"].contains(&code), "{code}");
-        Ok(())
     });
 }

@@ -19,16 +19,20 @@ async fn ip_recorded_at_sign_up(app: &TestApp, forwarded_for: &str) -> Option<St
     app::consent::store::list_consents(&app.db, account).await.unwrap()[0].ip.clone()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn asvs_4_1_3_forwarded_for_is_ignored_from_an_untrusted_peer() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
-    assert_eq!(ip_recorded_at_sign_up(&app, "203.0.113.9").await.as_deref(), Some("127.0.0.1"));
+#[test]
+fn asvs_4_1_3_forwarded_for_is_ignored_from_an_untrusted_peer() {
+    crate::support::run(async {
+        let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+        assert_eq!(ip_recorded_at_sign_up(&app, "203.0.113.9").await.as_deref(), Some("127.0.0.1"));
+    });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn asvs_4_1_3_forwarded_for_is_believed_from_a_trusted_proxy_which_appends_the_real_client() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await.unwrap();
-    // The client may send its own header; the proxy appends what it saw, and that is what counts.
-    assert_eq!(ip_recorded_at_sign_up(&app, "10.9.9.9, 198.51.100.7").await.as_deref(), Some("198.51.100.7"));
-    assert_eq!(ip_recorded_at_sign_up(&app, "not an ip").await.as_deref(), Some("127.0.0.1"));
+#[test]
+fn asvs_4_1_3_forwarded_for_is_believed_from_a_trusted_proxy_which_appends_the_real_client() {
+    crate::support::run(async {
+        let app = TestApp::spawn_with(Backend::Sqlite, |c| c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await.unwrap();
+        // The client may send its own header; the proxy appends what it saw, and that is what counts.
+        assert_eq!(ip_recorded_at_sign_up(&app, "10.9.9.9, 198.51.100.7").await.as_deref(), Some("198.51.100.7"));
+        assert_eq!(ip_recorded_at_sign_up(&app, "not an ip").await.as_deref(), Some("127.0.0.1"));
+    });
 }

@@ -126,81 +126,83 @@ async fn refused_everywhere(cluster: &Cluster, key: &str, code: &str) -> Duratio
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn scale_out_three_instances_share_sessions_revocations_suspensions_and_quotas() {
-    let Some(cluster) = cluster().await else { return };
+#[test]
+fn scale_out_three_instances_share_sessions_revocations_suspensions_and_quotas() {
+    crate::support::run_with_workers(4, async {
+        let Some(cluster) = cluster().await else { return };
 
-    // Sign up, confirm and sign in through the balancer: each step lands on another instance.
-    let before = cluster.answers_per_instance().await;
-    let email = unique_email("cluster");
-    let sign_up = [("email", email.as_str()), ("display_name", "Ada"), ("password", PASSWORD), ("accept_terms", "on")];
-    assert_eq!(cluster.rpc(&cluster.browser, "sign_up", &sign_up).await.status(), StatusCode::OK);
-    let token = token_from(&wait_for_mail(&email, "Confirm your email").await);
-    assert_eq!(cluster.rpc(&cluster.browser, "confirm_email", &[("token", &token)]).await.status(), StatusCode::OK);
-    let res = cluster.rpc(&cluster.browser, "sign_in", &[("email", &email), ("password", PASSWORD)]).await;
-    assert_eq!(res.status(), StatusCode::OK);
-    // The session made on one instance is known to every instance.
-    for _ in 0..INSTANCES * 2 {
-        let viewer: Value = cluster.rpc(&cluster.browser, "viewer", &[]).await.json().await.unwrap();
-        assert_eq!(viewer["email"], email.as_str(), "signed in on whichever instance answers");
-    }
-    let after = cluster.answers_per_instance().await;
-    for (i, (a, b)) in after.iter().zip(&before).enumerate() {
-        assert!(a - b >= 3.0, "instance {i} answered {} of the browser's requests: the balancer spreads them", a - b);
-    }
-
-    // A key used (and cached) on every instance, revoked through one of them.
-    let (key, key_id) = cluster.new_key(&cluster.browser, "revoked").await;
-    for res in futures::future::join_all(on_each(&cluster, &key)).await {
-        assert_eq!(res.unwrap().status(), StatusCode::OK);
-    }
-    assert_eq!(cluster.rpc(&cluster.browser, "revoke_key", &[("key_id", &key_id)]).await.status(), StatusCode::OK);
-    let took = refused_everywhere(&cluster, &key, "revoked_key").await;
-    println!("revocation enforced by all {INSTANCES} instances after {took:?}");
-
-    // Quota: the plan allows QUOTA requests a month, counted whichever instance serves them:
-    // 3 went to the revoked key, the rest go to a new one.
-    let (quota_key, _) = cluster.new_key(&cluster.browser, "quota").await;
-    for round in 0..(QUOTA as usize - INSTANCES) / INSTANCES {
-        for res in futures::future::join_all(on_each(&cluster, &quota_key)).await {
-            assert_eq!(res.unwrap().status(), StatusCode::OK, "round {round}: each instance has served {round} of them");
+        // Sign up, confirm and sign in through the balancer: each step lands on another instance.
+        let before = cluster.answers_per_instance().await;
+        let email = unique_email("cluster");
+        let sign_up = [("email", email.as_str()), ("display_name", "Ada"), ("password", PASSWORD), ("accept_terms", "on")];
+        assert_eq!(cluster.rpc(&cluster.browser, "sign_up", &sign_up).await.status(), StatusCode::OK);
+        let token = token_from(&wait_for_mail(&email, "Confirm your email").await);
+        assert_eq!(cluster.rpc(&cluster.browser, "confirm_email", &[("token", &token)]).await.status(), StatusCode::OK);
+        let res = cluster.rpc(&cluster.browser, "sign_in", &[("email", &email), ("password", PASSWORD)]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        // The session made on one instance is known to every instance.
+        for _ in 0..INSTANCES * 2 {
+            let viewer: Value = cluster.rpc(&cluster.browser, "viewer", &[]).await.json().await.unwrap();
+            assert_eq!(viewer["email"], email.as_str(), "signed in on whichever instance answers");
         }
-    }
-    // Each instance served a third of the quota itself. Once the requests are written (one
-    // flush) and each instance reads the month's count again (every 2 s), all refuse the next.
-    let account = cluster.instances[0].account_id(&email).await;
-    let db = &cluster.instances[0].db;
-    let accepted = "select count(*) from request_log where outcome = 'accepted' and account_id = $1";
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while app::on_db!(db, pool => sqlx::query_scalar::<_, i64>(accepted).bind(account).fetch_one(pool).await).unwrap() < QUOTA as i64 {
-        assert!(Instant::now() < deadline, "the quota key's requests are written");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(server::gateway::limits::QUOTA_REFRESH).await;
-    for res in futures::future::join_all(on_each(&cluster, &quota_key)).await {
-        let res = res.unwrap();
-        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "quota_exceeded");
-    }
+        let after = cluster.answers_per_instance().await;
+        for (i, (a, b)) in after.iter().zip(&before).enumerate() {
+            assert!(a - b >= 3.0, "instance {i} answered {} of the browser's requests: the balancer spreads them", a - b);
+        }
 
-    // A suspension by an admin on one instance stops the account's keys on all of them, although
-    // every instance has the key cached (it answered quota_exceeded, a refusal after look-up).
-    let admin = browser(&cluster.base);
-    let admin_email = unique_email("cluster-admin");
-    let sign_up = [("email", admin_email.as_str()), ("display_name", "Grace"), ("password", PASSWORD), ("accept_terms", "on")];
-    assert_eq!(cluster.rpc(&admin, "sign_up", &sign_up).await.status(), StatusCode::OK);
-    let token = token_from(&wait_for_mail(&admin_email, "Confirm your email").await);
-    assert_eq!(cluster.rpc(&admin, "confirm_email", &[("token", &token)]).await.status(), StatusCode::OK);
-    assert!(app::accounts::store::set_role(db, &admin_email, "admin", app::db::now()).await.unwrap());
-    assert_eq!(cluster.rpc(&admin, "sign_in", &[("email", &admin_email), ("password", PASSWORD)]).await.status(), StatusCode::OK);
-    let account = account.to_string();
-    let res = cluster.rpc(&admin, "admin_set_status", &[("account_id", &account), ("action", "suspend")]).await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let took = refused_everywhere(&cluster, &quota_key, "account_suspended").await;
-    println!("suspension enforced by all {INSTANCES} instances after {took:?}");
-    // And the suspended developer's session has ended on every instance.
-    for _ in 0..INSTANCES {
-        let viewer: Value = cluster.rpc(&cluster.browser, "viewer", &[]).await.json().await.unwrap();
-        assert_eq!(viewer, Value::Null);
-    }
+        // A key used (and cached) on every instance, revoked through one of them.
+        let (key, key_id) = cluster.new_key(&cluster.browser, "revoked").await;
+        for res in futures::future::join_all(on_each(&cluster, &key)).await {
+            assert_eq!(res.unwrap().status(), StatusCode::OK);
+        }
+        assert_eq!(cluster.rpc(&cluster.browser, "revoke_key", &[("key_id", &key_id)]).await.status(), StatusCode::OK);
+        let took = refused_everywhere(&cluster, &key, "revoked_key").await;
+        println!("revocation enforced by all {INSTANCES} instances after {took:?}");
+
+        // Quota: the plan allows QUOTA requests a month, counted whichever instance serves them:
+        // 3 went to the revoked key, the rest go to a new one.
+        let (quota_key, _) = cluster.new_key(&cluster.browser, "quota").await;
+        for round in 0..(QUOTA as usize - INSTANCES) / INSTANCES {
+            for res in futures::future::join_all(on_each(&cluster, &quota_key)).await {
+                assert_eq!(res.unwrap().status(), StatusCode::OK, "round {round}: each instance has served {round} of them");
+            }
+        }
+        // Each instance served a third of the quota itself. Once the requests are written (one
+        // flush) and each instance reads the month's count again (every 2 s), all refuse the next.
+        let account = cluster.instances[0].account_id(&email).await;
+        let db = &cluster.instances[0].db;
+        let accepted = "select count(*) from request_log where outcome = 'accepted' and account_id = $1";
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while app::on_db!(db, pool => sqlx::query_scalar::<_, i64>(accepted).bind(account).fetch_one(pool).await).unwrap() < QUOTA as i64 {
+            assert!(Instant::now() < deadline, "the quota key's requests are written");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(server::gateway::limits::QUOTA_REFRESH).await;
+        for res in futures::future::join_all(on_each(&cluster, &quota_key)).await {
+            let res = res.unwrap();
+            assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "quota_exceeded");
+        }
+
+        // A suspension by an admin on one instance stops the account's keys on all of them, although
+        // every instance has the key cached (it answered quota_exceeded, a refusal after look-up).
+        let admin = browser(&cluster.base);
+        let admin_email = unique_email("cluster-admin");
+        let sign_up = [("email", admin_email.as_str()), ("display_name", "Grace"), ("password", PASSWORD), ("accept_terms", "on")];
+        assert_eq!(cluster.rpc(&admin, "sign_up", &sign_up).await.status(), StatusCode::OK);
+        let token = token_from(&wait_for_mail(&admin_email, "Confirm your email").await);
+        assert_eq!(cluster.rpc(&admin, "confirm_email", &[("token", &token)]).await.status(), StatusCode::OK);
+        assert!(app::accounts::store::set_role(db, &admin_email, "admin", app::db::now()).await.unwrap());
+        assert_eq!(cluster.rpc(&admin, "sign_in", &[("email", &admin_email), ("password", PASSWORD)]).await.status(), StatusCode::OK);
+        let account = account.to_string();
+        let res = cluster.rpc(&admin, "admin_set_status", &[("account_id", &account), ("action", "suspend")]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let took = refused_everywhere(&cluster, &quota_key, "account_suspended").await;
+        println!("suspension enforced by all {INSTANCES} instances after {took:?}");
+        // And the suspended developer's session has ended on every instance.
+        for _ in 0..INSTANCES {
+            let viewer: Value = cluster.rpc(&cluster.browser, "viewer", &[]).await.json().await.unwrap();
+            assert_eq!(viewer, Value::Null);
+        }
+    });
 }

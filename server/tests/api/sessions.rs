@@ -111,27 +111,30 @@ on_both_backends! {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn asvs_3_3_1_on_https_the_cookie_is_secure_with_the_host_prefix() {
-    let app = TestApp::spawn_with(crate::support::Backend::Sqlite, |c| c.public_url = "https://portal.example.test".into()).await.unwrap();
-    let client = {
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(reqwest::header::ORIGIN, "https://portal.example.test".parse().unwrap());
-        Client::builder().redirect(reqwest::redirect::Policy::none()).default_headers(headers).build().unwrap()
-    };
-    let email = unique_email("https");
-    let res = rpc_with(
-        &client,
-        &app.base,
-        "sign_up",
-        &[("email", &email), ("display_name", "Ada"), ("password", PASSWORD), ("accept_terms", "on")],
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let res = rpc_with(&client, &app.base, "sign_in", &[("email", &email), ("password", PASSWORD)]).await;
-    let cookie = session_cookie(&res, "__Host-mast_session").expect("__Host- cookie");
-    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("Path=/"), "{cookie}");
-    assert!(res.headers()["strict-transport-security"].to_str().unwrap().contains("max-age="));
+#[test]
+fn asvs_3_3_1_on_https_the_cookie_is_secure_with_the_host_prefix() {
+    crate::support::run(async {
+        let app =
+            TestApp::spawn_with(crate::support::Backend::Sqlite, |c| c.public_url = "https://portal.example.test".into()).await.unwrap();
+        let client = {
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert(reqwest::header::ORIGIN, "https://portal.example.test".parse().unwrap());
+            Client::builder().redirect(reqwest::redirect::Policy::none()).default_headers(headers).build().unwrap()
+        };
+        let email = unique_email("https");
+        let res = rpc_with(
+            &client,
+            &app.base,
+            "sign_up",
+            &[("email", &email), ("display_name", "Ada"), ("password", PASSWORD), ("accept_terms", "on")],
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let res = rpc_with(&client, &app.base, "sign_in", &[("email", &email), ("password", PASSWORD)]).await;
+        let cookie = session_cookie(&res, "__Host-mast_session").expect("__Host- cookie");
+        assert!(cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("Path=/"), "{cookie}");
+        assert!(res.headers()["strict-transport-security"].to_str().unwrap().contains("max-age="));
+    });
 }
 
 on_both_backends! {

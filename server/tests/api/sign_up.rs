@@ -110,16 +110,18 @@ on_both_backends! {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn asvs_6_2_6_password_fields_let_password_managers_and_paste_work() {
-    let app = TestApp::spawn(crate::support::Backend::Sqlite).await.unwrap();
-    let signup = app.get("/signup").await.text().await.unwrap();
-    assert!(signup.contains(r#"type="password" autocomplete="new-password""#), "sign-up password field");
-    assert!(signup.contains(r#"autocomplete="email""#));
-    assert!(signup.contains(r#"maxlength="128""#), "128 characters allowed");
-    let signin = app.get("/signin").await.text().await.unwrap();
-    // "username webauthn": password managers fill the address, and passkeys show in its autofill.
-    assert!(signin.contains(r#"autocomplete="username webauthn""#) && signin.contains(r#"autocomplete="current-password""#));
-    assert!(!signin.contains("onpaste"), "paste is never blocked");
-    assert_eq!(app.count_all("account").await, 0, "asvs 6.3.2: a new installation has no accounts at all");
+#[test]
+fn asvs_6_2_6_password_fields_let_password_managers_and_paste_work() {
+    crate::support::run(async {
+        let app = TestApp::spawn(crate::support::Backend::Sqlite).await.unwrap();
+        let signup = app.get("/signup").await.text().await.unwrap();
+        assert!(signup.contains(r#"type="password" autocomplete="new-password""#), "sign-up password field");
+        assert!(signup.contains(r#"autocomplete="email""#));
+        assert!(signup.contains(r#"maxlength="128""#), "128 characters allowed");
+        let signin = app.get("/signin").await.text().await.unwrap();
+        // "username webauthn": password managers fill the address, and passkeys show in its autofill.
+        assert!(signin.contains(r#"autocomplete="username webauthn""#) && signin.contains(r#"autocomplete="current-password""#));
+        assert!(!signin.contains("onpaste"), "paste is never blocked");
+        assert_eq!(app.count_all("account").await, 0, "asvs 6.3.2: a new installation has no accounts at all");
+    });
 }

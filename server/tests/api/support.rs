@@ -386,9 +386,31 @@ pub fn token_from(mail: &Mail) -> String {
 /// making progress fails by name instead of holding the whole run until CI gives up.
 pub const TEST_DEADLINE: Duration = Duration::from_secs(300);
 
-pub async fn within_deadline(test: impl std::future::Future<Output = ()>) {
+/// How long a finished test's leftover tasks get to stop before its runtime is left behind.
+const TEARDOWN_GRACE: Duration = Duration::from_secs(10);
+
+async fn within_deadline(test: impl std::future::Future<Output = ()>) {
     if tokio::time::timeout(TEST_DEADLINE, test).await.is_err() {
         panic!("the test did not finish within {} s", TEST_DEADLINE.as_secs());
+    }
+}
+
+/// Runs one test on two worker threads; see [`run_with_workers`].
+pub fn run(test: impl std::future::Future<Output = ()>) {
+    run_with_workers(2, test)
+}
+
+/// Runs one test as `#[tokio::test(flavor = "multi_thread")]` would, except that nothing can hold
+/// the whole run: the test fails by name past [`TEST_DEADLINE`], and its runtime is shut down with
+/// a grace period instead of dropped. Dropping waits for every worker without limit, and a worker
+/// can deadlock in reactive_graph 0.2 when it drops the last reference to a page's owner tree while
+/// it reads context from that tree (seen once, while a runtime was torn down mid-render).
+pub fn run_with_workers(workers: usize, test: impl std::future::Future<Output = ()>) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().expect("a test runtime");
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(within_deadline(test))));
+    runtime.shutdown_timeout(TEARDOWN_GRACE);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
     }
 }
 
@@ -402,17 +424,21 @@ macro_rules! on_both_backends {
             $(#[$meta])*
             async fn body($app: $crate::support::TestApp) $body
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let app = $crate::support::TestApp::spawn($crate::support::Backend::Sqlite).await.expect("sqlite");
-                $crate::support::within_deadline(body(app)).await;
+            #[test]
+            fn sqlite() {
+                $crate::support::run(async {
+                    let app = $crate::support::TestApp::spawn($crate::support::Backend::Sqlite).await.expect("sqlite");
+                    body(app).await;
+                });
             }
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(app) = $crate::support::TestApp::spawn($crate::support::Backend::Postgres).await {
-                    $crate::support::within_deadline(body(app)).await;
-                }
+            #[test]
+            fn postgres() {
+                $crate::support::run(async {
+                    if let Some(app) = $crate::support::TestApp::spawn($crate::support::Backend::Postgres).await {
+                        body(app).await;
+                    }
+                });
             }
         }
     };
