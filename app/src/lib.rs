@@ -10,6 +10,7 @@ pub mod contact;
 pub mod email_verification;
 pub mod error;
 pub mod events;
+pub mod hydration;
 pub mod pages;
 pub mod passkeys;
 pub mod passwords;
@@ -41,18 +42,9 @@ use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
-/// The HTML document around the app. On the server it also sets the Content-Security-Policy
-/// with this response's nonce (ASVS 3.4.3).
+/// The HTML document around the app. Its scripts carry this response's nonce, which the
+/// server's security middleware minted and puts in the Content-Security-Policy (ASVS 3.4.3).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    {
-        leptos::nonce::provide_nonce();
-        if let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) {
-            if let Ok(value) = http::HeaderValue::from_str(&content_security_policy(&nonce)) {
-                response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
-            }
-        }
-    }
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -64,13 +56,31 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // /pkg/mast.<hash>.css: named after its content, so browsers keep it (server/src/security.rs).
                 <HashedStylesheet options=options.clone() id="leptos" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <hydration::DeferredHydration options />
                 <MetaTags />
             </head>
             <body>
                 <App />
             </body>
         </html>
+    }
+}
+
+/// This response's CSP nonce. The server's security middleware mints it before anything
+/// renders and sets the header from it, so the header and the page's scripts always agree,
+/// whatever happens while the page renders.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Debug)]
+pub struct PageNonce(pub String);
+
+/// Gives Leptos the request's nonce for its scripts (the streamed data and the hydration
+/// script). Pages call it as their additional context, after leptos_axum provided a random
+/// nonce of its own that no header would name.
+#[cfg(feature = "ssr")]
+pub fn provide_page_nonce() {
+    let nonce = use_context::<http::request::Parts>().and_then(|parts| parts.extensions.get::<PageNonce>().cloned());
+    if let Some(PageNonce(nonce)) = nonce {
+        provide_context(leptos::nonce::Nonce::from_value(nonce));
     }
 }
 

@@ -6,7 +6,8 @@ test("the bundle is sent compressed and cached for a year; pages are never store
   const page = await request.get("/");
   expect(page.headers()["cache-control"]).toBe("no-store");
   const html = await page.text();
-  const bundle = [...html.matchAll(/(?:href|src)="(\/pkg\/[^"]+)"/g)].map((m) => m[1]);
+  // The stylesheet's link, and the JavaScript and WebAssembly the hydration script imports.
+  const bundle = [...html.matchAll(/"(\/pkg\/[^"]+\.(?:css|js|wasm))"/g)].map((m) => m[1]);
   // The stylesheet, the JavaScript and the WebAssembly, each with a content hash in its name.
   expect(bundle.map((p) => p.replace(/\.[\w-]+\.(css|js|wasm)$/, ".$1")).sort()).toEqual(["/pkg/mast.css", "/pkg/mast.js", "/pkg/mast.wasm"]);
   for (const path of bundle) {

@@ -25,7 +25,7 @@ pub async fn run_to_end(request: Request, next: Next) -> Response {
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    if !is_page(&response) {
+    if !crate::security::is_html(&response) {
         // Server-function answers and files are whole when the handler returns.
         return response;
     }
@@ -44,8 +44,4 @@ pub async fn run_to_end(request: Request, next: Next) -> Response {
     });
     let stream = futures_util::stream::unfold(for_client, |mut chunks| async move { chunks.recv().await.map(|chunk| (chunk, chunks)) });
     Response::from_parts(parts, Body::from_stream(stream))
-}
-
-fn is_page(response: &Response) -> bool {
-    response.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("text/html"))
 }

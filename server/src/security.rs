@@ -41,12 +41,21 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         let res = (StatusCode::FORBIDDEN, "This request did not come from this site's pages, so it was refused.").into_response();
         return refused(res, &state);
     }
-    let req = match crate::nul_guard::screen(req).await {
+    let mut req = match crate::nul_guard::screen(req).await {
         Ok(req) => req,
         Err(res) => return refused(res, &state),
     };
     let path = req.uri().path().to_owned();
+    // Minted here, not while the page renders: the header below and the page's scripts
+    // (app::provide_page_nonce) then always carry the same one.
+    let nonce = leptos::nonce::Nonce::new().to_string();
+    req.extensions_mut().insert(app::PageNonce(nonce.clone()));
     let mut res = next.run(req).await;
+    if is_html(&res) {
+        if let Ok(policy) = HeaderValue::from_str(&app::content_security_policy(&nonce)) {
+            res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
+        }
+    }
     let found = matches!(res.status(), StatusCode::OK | StatusCode::NOT_MODIFIED | StatusCode::PARTIAL_CONTENT);
     let cache = if found { cache_control(&path) } else { NO_STORE };
     res.headers_mut().entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static(cache));
@@ -59,6 +68,10 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
 }
 
 const NO_STORE: &str = "no-store";
+
+pub(crate) fn is_html(res: &Response) -> bool {
+    res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("text/html"))
+}
 
 /// A request the guard answers itself: never stored, with the usual headers.
 fn refused(mut res: Response, state: &AppState) -> Response {
@@ -96,7 +109,7 @@ fn add_headers(res: &mut Response, state: &AppState) {
     set(headers, http::HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
     set(headers, http::HeaderName::from_static("cross-origin-resource-policy"), "same-origin");
     set(headers, http::HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=(), interest-cohort=()");
-    // Pages set their own policy with a nonce; anything else may load nothing at all.
+    // Pages have their policy with this response's nonce (above); anything else may load nothing.
     set(headers, header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
     if state.config.is_https() {
         set(headers, header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains");

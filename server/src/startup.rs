@@ -184,11 +184,11 @@ fn site_router(state: AppState) -> Router {
 
     Router::new()
         .merge(crate::exports::router())
-        .leptos_routes_with_context(&state, page_routes(), || (), {
+        .leptos_routes_with_context(&state, page_routes(), app::provide_page_nonce, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(|| (), shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(app::provide_page_nonce, shell))
         .layer(bundle_compression())
         .layer(axum::middleware::from_fn(crate::rpc_status::set_error_status))
         .layer(sessions)
