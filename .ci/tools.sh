@@ -23,7 +23,9 @@ with_deadline() {
   "$@" &
   local pid=$!
   (
-    sleep "$((minutes * 60))"
+    # In the background, so stopping it early (below) prints no "Terminated".
+    sleep "$((minutes * 60))" &
+    wait $! || exit 0
     kill -0 "$pid" 2>/dev/null || exit 0
     echo "!! still running after $minutes min: $*" >&2
     for p in $(descendants "$pid"); do
