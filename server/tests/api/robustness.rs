@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 
 use crate::on_both_backends;
-use crate::support::unique_email;
+use crate::support::{cookie_value, session_cookie, unique_email};
 
 on_both_backends! {
     async fn malformed_requests_get_4xx_never_5xx(app: TestApp) {
@@ -96,7 +96,9 @@ on_both_backends! {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let email = unique_email("leaving");
         app.verified_account(&email).await;
-        let cookie = session_cookie(&app, &email).await;
+        // The same session, sent by hand on raw connections.
+        let signed_in = app.sign_in(&email, crate::support::PASSWORD).await;
+        let cookie = format!("mast_session={}", cookie_value(&session_cookie(&signed_in, "mast_session").expect("a session cookie")));
         let live_tasks = || tokio::runtime::Handle::current().metrics().num_alive_tasks();
         tokio::time::sleep(std::time::Duration::from_millis(500)).await; // sign-in's connections close
         let before = live_tasks();
@@ -125,19 +127,4 @@ on_both_backends! {
             assert!(res.text().await.unwrap().contains("Ada Lovelace"), "{path} rendered without its data");
         }
     }
-}
-
-/// Signs in once more, without a cookie jar, and returns the new session's `name=value`.
-async fn session_cookie(app: &crate::support::TestApp, email: &str) -> String {
-    let client = reqwest::Client::builder().resolve("localhost", app.addr).build().unwrap();
-    let res = client
-        .post(app.url("/rpc/sign_in"))
-        .header("Origin", &app.base)
-        .form(&[("email", email), ("password", crate::support::PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK, "sign_in");
-    let set_cookie = res.headers().get("set-cookie").expect("a session cookie").to_str().unwrap();
-    set_cookie.split(';').next().unwrap().to_string()
 }

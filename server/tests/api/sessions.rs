@@ -1,20 +1,7 @@
 use reqwest::{Client, StatusCode};
 
 use crate::on_both_backends;
-use crate::support::{PASSWORD, TestApp, browser, error_message, rpc_with, unique_email};
-
-fn session_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
-    res.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(&format!("{name}=")))
-        .map(str::to_string)
-}
-
-fn cookie_value(set_cookie: &str) -> String {
-    set_cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_string()
-}
+use crate::support::{PASSWORD, TestApp, browser, cookie_value, error_message, rpc_with, session_cookie, unique_email};
 
 /// A client that sends exactly this session cookie and keeps no others.
 fn with_cookie(base: &str, name: &str, value: &str) -> Client {

@@ -307,6 +307,21 @@ pub async fn rpc_with(client: &Client, base: &str, endpoint: &str, form: &[(&str
     client.post(format!("{base}/rpc/{endpoint}")).form(form).send().await.expect("POST")
 }
 
+/// The `Set-Cookie` line of the cookie called `name` in an answer.
+pub fn session_cookie(res: &Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(str::to_string)
+}
+
+/// The value of a `Set-Cookie` line.
+pub fn cookie_value(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_string()
+}
+
 /// The user-facing message of a failed server function.
 pub async fn error_message(res: Response) -> (StatusCode, Option<String>, String) {
     let status = res.status();
