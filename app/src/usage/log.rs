@@ -133,11 +133,13 @@ impl LogQuery {
     }
 
     fn sql(&self, cursor: Option<(OffsetDateTime, i64)>) -> (String, Vec<Arg>) {
+        // The page is picked from request_log alone, newest first by an index that holds the
+        // whole order (`at`, then `request_log_id`): a plan that walks that index and stops after
+        // one page. Joining first let PostgreSQL, misled by statistics older than a busy key's
+        // traffic, fetch and sort all of that key's rows (seconds for a million).
         let mut sql = String::from(
-            "select r.request_log_id, r.at, r.method, r.route, r.status, r.outcome, r.code, r.account_id, a.email, r.api_key_id, \
-             r.key_label, r.key_type, k.display_prefix, k.last4, r.ip, r.user_agent, r.latency_us \
-             from request_log r left join api_key k on k.api_key_id = r.api_key_id \
-             left join account a on a.account_id = r.account_id where 1 = 1",
+            "select r.request_log_id, r.at, r.method, r.route, r.status, r.outcome, r.code, r.account_id, r.api_key_id, \
+             r.key_label, r.key_type, r.ip, r.user_agent, r.latency_us from request_log r where 1 = 1",
         );
         let mut args = Vec::new();
         // Appends a clause whose `?` is the new argument; returns the argument's number.
@@ -186,7 +188,56 @@ impl LogQuery {
             push(&mut sql, &format!(" and (r.at < ${n} or r.request_log_id < ?)"), Arg::Int(id));
         }
         push(&mut sql, " order by r.at desc, r.request_log_id desc limit ?", Arg::Int(self.limit + 1));
+        let sql = format!(
+            "select p.request_log_id, p.at, p.method, p.route, p.status, p.outcome, p.code, p.account_id, a.email, p.api_key_id, \
+             p.key_label, p.key_type, k.display_prefix, k.last4, p.ip, p.user_agent, p.latency_us from ({sql}) p \
+             left join api_key k on k.api_key_id = p.api_key_id left join account a on a.account_id = p.account_id \
+             order by p.at desc, p.request_log_id desc"
+        );
         (sql, args)
+    }
+}
+
+/// Binds every argument of [`LogQuery::sql`] in order, on either backend's query type.
+macro_rules! bind_all {
+    ($query:expr, $args:expr) => {{
+        let mut q = $query;
+        for arg in $args {
+            q = match arg {
+                Arg::Text(text) => q.bind(text.clone()),
+                Arg::Int(n) => q.bind(*n),
+                Arg::Id(id) => q.bind(*id),
+                Arg::At(at) => q.bind(Ts(*at)),
+            };
+        }
+        q
+    }};
+}
+
+/// How the database reads the first page of `query`: `EXPLAIN ANALYZE` lines on PostgreSQL
+/// (with the rows each step actually read), `EXPLAIN QUERY PLAN` steps on SQLite. What the
+/// tests hold the page queries to, and what to look at when a log page is slow.
+pub async fn explain(db: &Db, query: &LogQuery) -> Result<Vec<String>, sqlx::Error> {
+    let (sql, args) = query.sql(None);
+    match db {
+        Db::Postgres(pool) => {
+            let sql = format!("explain analyze {sql}");
+            bind_all!(sqlx::query_scalar::<_, String>(&sql), &args).fetch_all(pool).await
+        }
+        Db::Sqlite(pool) => {
+            let sql = format!("explain query plan {sql}");
+            let steps = bind_all!(sqlx::query_as::<_, (i64, i64, i64, String)>(&sql), &args).fetch_all(pool).await?;
+            // Indented under their parent step, as the sqlite3 shell shows them.
+            let mut depth = std::collections::HashMap::new();
+            Ok(steps
+                .into_iter()
+                .map(|(id, parent, _, detail)| {
+                    let d = depth.get(&parent).map_or(0, |d| d + 1);
+                    depth.insert(id, d);
+                    format!("{}{detail}", "  ".repeat(d))
+                })
+                .collect())
+        }
     }
 }
 
@@ -205,18 +256,7 @@ pub async fn rows(db: &Db, query: &LogQuery) -> Result<(Vec<LogRow>, Option<i64>
         None => None,
     };
     let (sql, args) = query.sql(cursor);
-    let mut rows = on_db!(db, pool => {
-        let mut q = sqlx::query_as::<_, LogRow>(&sql);
-        for arg in &args {
-            q = match arg {
-                Arg::Text(text) => q.bind(text.clone()),
-                Arg::Int(n) => q.bind(*n),
-                Arg::Id(id) => q.bind(*id),
-                Arg::At(at) => q.bind(Ts(*at)),
-            };
-        }
-        q.fetch_all(pool).await
-    })?;
+    let mut rows = on_db!(db, pool => bind_all!(sqlx::query_as::<_, LogRow>(&sql), &args).fetch_all(pool).await)?;
     let older = if rows.len() as i64 > query.limit {
         rows.truncate(query.limit as usize);
         rows.last().map(|r| r.request_log_id)
