@@ -55,6 +55,12 @@ pub struct Config {
     /// Accepted `/api/…` requests are forwarded here (`/api/v1/x` → `<upstream>/v1/x`); unset: only
     /// the built-in `/api/v1/echo` answers.
     pub upstream_url: Option<String>,
+    /// An upstream that has not begun its answer after this many seconds gets the caller a
+    /// `504 upstream_timeout` (a hung service must not hold connections, nor a shutdown, forever).
+    pub upstream_timeout_seconds: u64,
+    /// On SIGTERM, requests in flight get this many seconds to finish; connections still open
+    /// after it are closed, so a stop always ends.
+    pub shutdown_grace_seconds: u64,
     /// Bearer token of `POST /v1/keys/verify`, for operators with their own gateway; unset: that endpoint is off.
     #[serde(skip_serializing)]
     pub operator_token: Option<SecretString>,
@@ -115,6 +121,8 @@ impl Default for Config {
             ],
             default_plan: "free".into(),
             upstream_url: None,
+            upstream_timeout_seconds: 30,
+            shutdown_grace_seconds: 30,
             operator_token: None,
             metrics_token: None,
             request_log_queue: 65_536,

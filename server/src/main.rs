@@ -37,6 +37,9 @@ CONFIGURATION
   MAST_API_KEY_SECRET           HMAC key for stored API keys (32+ characters; the same on
                                 every instance) [generated into <data_dir>/api-key-secret]
   MAST_UPSTREAM_URL             accepted /api/… requests go here; unset: /api/v1/echo only
+  MAST_UPSTREAM_TIMEOUT_SECONDS  an upstream that has not begun to answer by then gets the
+                                caller 504 upstream_timeout [30]
+  MAST_SHUTDOWN_GRACE_SECONDS   on SIGTERM, how long requests in flight may finish [30]
   MAST_OPERATOR_TOKEN           bearer token of POST /v1/keys/verify; unset: endpoint off
   MAST_METRICS_TOKEN            bearer token of GET /metrics; unset: only direct connections
                                 from this machine may read it

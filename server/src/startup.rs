@@ -1,5 +1,6 @@
 //! Builds the running server from [`Config`]: database, migrations, mail, sessions, routes.
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -63,10 +64,17 @@ fn check_settings(config: &Config) -> Result<(), StartError> {
     if names.windows(2).any(|w| w[0] == w[1]) {
         return bad("two plans have the same name".into());
     }
+    if config.upstream_timeout_seconds == 0 {
+        return bad("upstream_timeout_seconds must be at least 1".into());
+    }
     if let Some(url) = &config.upstream_url {
-        crate::gateway::forward::Upstream::new(url).map_err(StartError::Settings)?;
+        crate::gateway::forward::Upstream::new(url, upstream_timeout(config)).map_err(StartError::Settings)?;
     }
     Ok(())
+}
+
+fn upstream_timeout(config: &Config) -> std::time::Duration {
+    std::time::Duration::from_secs(config.upstream_timeout_seconds)
 }
 
 /// Opens the database named by the settings and applies pending migrations.
@@ -243,19 +251,37 @@ impl Running {
             config.request_log_batch,
             std::time::Duration::from_millis(config.request_log_flush_ms),
         );
-        let upstream = config.upstream_url.as_deref().and_then(|url| Upstream::new(url).ok());
+        let upstream = config.upstream_url.as_deref().and_then(|url| Upstream::new(url, upstream_timeout(config)).ok());
         let gateway = Arc::new(Gateway { app: self.state.clone(), limiter: RateLimiter::default(), quotas, log: log.clone(), upstream });
         let draining = Draining::default();
         let app = router(self.state.clone(), gateway, draining.clone());
+        let (signalled, grace_starts) = tokio::sync::oneshot::channel::<()>();
         let shutdown = async move {
             shutdown.await;
             draining.begin();
+            let _ = signalled.send(());
         };
         // Pages stream in several writes: without TCP_NODELAY each one waits ~40 ms for an ACK.
         let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await;
+        let serving = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown);
+        // A graceful stop waits for every open connection; one that never ends (a hung upstream,
+        // a client that stops reading) must not hold the process, nor the log flush, forever.
+        let grace = std::time::Duration::from_secs(config.shutdown_grace_seconds);
+        let grace_over = async move {
+            if grace_starts.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(grace).await;
+        };
+        let result = tokio::select! {
+            result = serving.into_future() => result,
+            () = grace_over => {
+                tracing::warn!(seconds = grace.as_secs(), "shutdown grace period over: closing the connections still open");
+                Ok(())
+            }
+        };
         // Every request has been answered: write what the log still holds, then close.
         writer.shutdown().await;
         tracing::info!(written = log.counters.written.get(), dropped = log.counters.dropped.get(), "request log closed");

@@ -209,6 +209,7 @@ pub const REFUSAL_CODES: &[&str] = &[
     "quota_exceeded",
     "unavailable",
     "upstream_unavailable",
+    "upstream_timeout",
 ];
 
 #[server(prefix = "/rpc", endpoint = "dashboard_usage")]

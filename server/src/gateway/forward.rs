@@ -5,6 +5,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use std::time::Duration;
 
 use super::Granted;
 
@@ -15,10 +16,21 @@ const HOP_BY_HOP: &[&str] =
 pub struct Upstream {
     base: String,
     client: reqwest::Client,
+    /// Until the answer's status and headers; a body that streams slowly is the upstream's business.
+    answer_within: Duration,
+}
+
+/// Why an accepted request got no answer from the upstream.
+#[derive(Debug)]
+pub enum NoAnswer {
+    /// Refused, reset, or not reachable at all.
+    Unavailable(reqwest::Error),
+    /// Reachable, but it had not begun to answer within `upstream_timeout_seconds`.
+    TimedOut(Duration),
 }
 
 impl Upstream {
-    pub fn new(url: &str) -> Result<Upstream, String> {
+    pub fn new(url: &str, answer_within: Duration) -> Result<Upstream, String> {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!("upstream_url must start with http:// or https:// (got {url:?})"));
         }
@@ -27,11 +39,11 @@ impl Upstream {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("cannot build the upstream client: {e}"))?;
-        Ok(Upstream { base: url.trim_end_matches('/').to_string(), client })
+        Ok(Upstream { base: url.trim_end_matches('/').to_string(), client, answer_within })
     }
 
     /// `/api/v1/x?y` → `<upstream>/v1/x?y`, with the key removed and the caller named.
-    pub async fn forward(&self, req: Request, granted: &Granted<'_>, client_ip: &str) -> Result<Response, reqwest::Error> {
+    pub async fn forward(&self, req: Request, granted: &Granted<'_>, client_ip: &str) -> Result<Response, NoAnswer> {
         let (parts, body) = req.into_parts();
         let path = parts.uri.path().strip_prefix("/api").unwrap_or(parts.uri.path());
         let url = match parts.uri.query() {
@@ -57,13 +69,11 @@ impl Upstream {
         if let Ok(ip) = HeaderValue::from_str(client_ip) {
             headers.insert("x-forwarded-for", ip);
         }
-        let answer = self
-            .client
-            .request(parts.method, url)
-            .headers(headers)
-            .body(reqwest::Body::wrap_stream(body.into_data_stream()))
-            .send()
-            .await?;
+        let sent = self.client.request(parts.method, url).headers(headers).body(reqwest::Body::wrap_stream(body.into_data_stream())).send();
+        let answer = match tokio::time::timeout(self.answer_within, sent).await {
+            Ok(answer) => answer.map_err(NoAnswer::Unavailable)?,
+            Err(_) => return Err(NoAnswer::TimedOut(self.answer_within)),
+        };
         let mut response = Response::builder().status(answer.status());
         if let Some(h) = response.headers_mut() {
             *h = without_hop_by_hop(answer.headers());

@@ -421,6 +421,90 @@ fn an_upstream_that_does_not_answer_gives_502_not_500() {
     });
 }
 
+/// An upstream that takes connections and requests but never answers. Returns its URL and a
+/// receiver that yields once per request it has read.
+async fn spawn_hung_upstream() -> (String, tokio::sync::mpsc::UnboundedReceiver<()>) {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (arrived, arrivals) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let arrived = arrived.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = conn.read(&mut buf).await {
+                    if n == 0 {
+                        return;
+                    }
+                    head.extend_from_slice(&buf[..n]);
+                    if head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        let _ = arrived.send(());
+                        head.clear();
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), arrivals)
+}
+
+#[test]
+fn an_upstream_that_never_answers_gives_504_upstream_timeout_and_is_logged_as_failed() {
+    crate::support::run(async {
+        let (upstream, mut arrivals) = spawn_hung_upstream().await;
+        let app = TestApp::spawn_with(Backend::Sqlite, move |c| {
+            c.upstream_url = Some(upstream);
+            c.upstream_timeout_seconds = 1;
+        })
+        .await
+        .unwrap();
+        let (_, key, _) = account_with_key(&app, "hung").await;
+        assert_refused(call(&app, &key).await, StatusCode::GATEWAY_TIMEOUT, "upstream_timeout").await;
+        assert!(arrivals.try_recv().is_ok(), "the request did reach the upstream before the timeout");
+        wait_for_log(&app.db, 1).await;
+        let logged: (String, String, i64) = app::on_db!(&app.db, pool => sqlx::query_as(
+            "select outcome, code, cast(status as bigint) from request_log").fetch_one(pool).await)
+        .unwrap();
+        assert_eq!(logged, ("failed".to_string(), "upstream_timeout".to_string(), 504));
+    });
+}
+
+#[test]
+fn a_stop_ends_after_its_grace_period_although_a_request_still_waits_for_its_upstream() {
+    crate::support::run(async {
+        let (upstream, mut arrivals) = spawn_hung_upstream().await;
+        let mut app = TestApp::spawn_with(Backend::Sqlite, move |c| {
+            c.upstream_url = Some(upstream);
+            c.upstream_timeout_seconds = 3_600;
+            c.shutdown_grace_seconds = 1;
+            c.request_log_flush_ms = 60_000;
+        })
+        .await
+        .unwrap();
+        let (_, key, _) = account_with_key(&app, "grace").await;
+        // One refused request, which only the shutdown flush can write, then one left hanging.
+        let refused = reqwest::Client::new().get(api(&app, "/api/v1/orders")).send().await.unwrap();
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        let hanging = tokio::spawn({
+            let url = api(&app, "/api/v1/slow");
+            let key = key.clone();
+            async move { reqwest::Client::new().get(url).bearer_auth(key).send().await }
+        });
+        tokio::time::timeout(Duration::from_secs(10), arrivals.recv()).await.expect("the request reached the upstream");
+        let stopped = tokio::time::timeout(Duration::from_secs(30), app.stop_gracefully()).await;
+        let db = stopped.expect("the stop ended after its grace period, not when the upstream would have answered");
+        assert_eq!(
+            scalar_i64(&db, "select count(*) from request_log where code = 'missing_key'").await,
+            1,
+            "the request log was still written out after the grace period"
+        );
+        assert!(!hanging.is_finished() || hanging.await.unwrap().is_err(), "the hanging request got no made-up answer");
+        db.close().await;
+    });
+}
+
 #[test]
 fn a_graceful_stop_writes_every_accepted_request_to_the_log() {
     crate::support::run(async {
