@@ -386,9 +386,14 @@ pub async fn admin_log_query(db: &crate::db::Db, filter: &AdminLogFilter, limit:
     if let Some(prefix) = given(&filter.key) {
         // Shown keys look like `mast_live_AbCd…wxyz`: search by the part before the ellipsis.
         let prefix = prefix.split('…').next().unwrap_or_default().to_string();
-        query.api_key_ids = crate::api_keys::store::keys_with_prefix(db, &prefix).await?;
+        query.api_key_ids = crate::api_keys::store::keys_with_prefix(db, &prefix, query.account_id).await?;
         if query.api_key_ids.is_empty() {
-            return Err(AppError::invalid("key", "No key starts with this prefix."));
+            let message = if query.account_id.is_some() {
+                "No key of this account starts with this prefix."
+            } else {
+                "No key starts with this prefix."
+            };
+            return Err(AppError::invalid("key", message));
         }
     }
     query.ip = match given(&filter.ip) {

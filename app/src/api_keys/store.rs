@@ -175,9 +175,11 @@ pub async fn find_key_of_account(db: &Db, account_id: Uuid, api_key_id: Uuid) ->
     on_db!(db, pool => sqlx::query_as::<_, KeyRow>(&sql).bind(api_key_id).bind(account_id).fetch_optional(pool).await)
 }
 
-/// Keys whose shown prefix starts with `prefix` (the admin console's key filter).
-pub async fn keys_with_prefix(db: &Db, prefix: &str) -> Result<Vec<Uuid>, sqlx::Error> {
+/// Keys whose shown prefix starts with `prefix` (the admin console's key filter), of `account`
+/// only when one is given.
+pub async fn keys_with_prefix(db: &Db, prefix: &str, account: Option<Uuid>) -> Result<Vec<Uuid>, sqlx::Error> {
     on_db!(db, pool => sqlx::query_scalar(
-        "select api_key_id from api_key where substr(display_prefix, 1, cast($2 as integer)) = $1 limit 100")
-        .bind(prefix).bind(prefix.chars().count() as i64).fetch_all(pool).await)
+        "select api_key_id from api_key where substr(display_prefix, 1, cast($2 as integer)) = $1
+         and ($3 is null or account_id = $3) limit 100")
+        .bind(prefix).bind(prefix.chars().count() as i64).bind(account).fetch_all(pool).await)
 }

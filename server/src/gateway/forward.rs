@@ -29,6 +29,29 @@ pub enum NoAnswer {
     TimedOut(Duration),
 }
 
+impl NoAnswer {
+    /// What the caller gets instead: status, stable code, message.
+    pub fn answer(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            NoAnswer::Unavailable(_) => {
+                (StatusCode::BAD_GATEWAY, "upstream_unavailable", "The API behind this portal did not answer. Please retry.")
+            }
+            NoAnswer::TimedOut(_) => {
+                (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "The API behind this portal did not answer in time. Please retry.")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for NoAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoAnswer::Unavailable(err) => write!(f, "unavailable: {err}"),
+            NoAnswer::TimedOut(after) => write!(f, "no answer within {} s", after.as_secs()),
+        }
+    }
+}
+
 impl Upstream {
     pub fn new(url: &str, answer_within: Duration) -> Result<Upstream, String> {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -71,7 +94,8 @@ impl Upstream {
         }
         let sent = self.client.request(parts.method, url).headers(headers).body(reqwest::Body::wrap_stream(body.into_data_stream())).send();
         let answer = match tokio::time::timeout(self.answer_within, sent).await {
-            Ok(answer) => answer.map_err(NoAnswer::Unavailable)?,
+            // The error names the URL, query included: the caller's, and not for the logs.
+            Ok(answer) => answer.map_err(|e| NoAnswer::Unavailable(e.without_url()))?,
             Err(_) => return Err(NoAnswer::TimedOut(self.answer_within)),
         };
         let mut response = Response::builder().status(answer.status());

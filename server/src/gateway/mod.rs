@@ -310,25 +310,12 @@ async fn api(State(gw): State<Arc<Gateway>>, ConnectInfo(peer): ConnectInfo<Sock
             let mut response = match &gw.upstream {
                 Some(upstream) => match upstream.forward(req, &granted, &record.ip).await {
                     Ok(response) => response,
-                    Err(forward::NoAnswer::Unavailable(err)) => {
-                        tracing::warn!(error = %err, "upstream did not answer");
+                    Err(no_answer) => {
+                        let (status, code, message) = no_answer.answer();
+                        tracing::warn!(reason = %no_answer, "upstream gave no answer");
                         record.outcome = "failed";
-                        record.code = Some("upstream_unavailable");
-                        error_body(
-                            StatusCode::BAD_GATEWAY,
-                            "upstream_unavailable",
-                            "The API behind this portal did not answer. Please retry.",
-                        )
-                    }
-                    Err(forward::NoAnswer::TimedOut(after)) => {
-                        tracing::warn!(seconds = after.as_secs(), "upstream did not begin to answer in time");
-                        record.outcome = "failed";
-                        record.code = Some("upstream_timeout");
-                        error_body(
-                            StatusCode::GATEWAY_TIMEOUT,
-                            "upstream_timeout",
-                            "The API behind this portal did not answer in time. Please retry.",
-                        )
+                        record.code = Some(code);
+                        error_body(status, code, message)
                     }
                 },
                 None if req.uri().path() == "/api/v1/echo" => forward::echo(req, &granted).await,

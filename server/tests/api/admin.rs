@@ -175,6 +175,16 @@ on_both_backends! {
         let res = rpc_with(&admin, &app.base, "admin_logs", &[("filter[account]", "nobody@example.test")]).await;
         let (status, field, _) = crate::support::error_message(res).await;
         assert_eq!((status, field.as_deref()), (StatusCode::BAD_REQUEST, Some("account")));
+        // Account and key together: only that account's keys. Another account's key is an error.
+        let form = [("filter[account]", email.as_str()), ("filter[key]", "mast_live_")];
+        let page: Value = rpc_with(&admin, &app.base, "admin_logs", &form).await.json().await.unwrap();
+        let rows = page["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 50);
+        assert!(rows.iter().all(|r| r["account"] == email.as_str()), "{page}");
+        let (_, other_key, _) = account_with_key(&app, "logs-b").await;
+        let form = [("filter[account]", email.as_str()), ("filter[key]", &other_key[..14])];
+        let (status, field, message) = crate::support::error_message(rpc_with(&admin, &app.base, "admin_logs", &form).await).await;
+        assert_eq!((status, field.as_deref()), (StatusCode::BAD_REQUEST, Some("key")), "{message}");
         for (field, value) in [("filter[ip]", "not-an-ip"), ("filter[common][status]", "999"), ("filter[from]", "yesterday"), ("filter[common][code]", "nope")] {
             let res = rpc_with(&admin, &app.base, "admin_logs", &[(field, value)]).await;
             assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{field}={value}");

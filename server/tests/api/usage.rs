@@ -173,15 +173,26 @@ on_both_backends! {
         let (_, busy_id) = create_key(&app, &app.client, "Busy", "live", "never").await;
         let (quiet, busy) = (lookup(&app, &quiet_id).await, lookup(&app, &busy_id).await);
         let now = app::db::now();
-        let quiet_records: Vec<_> = (0..200).map(|i| record(now - Duration::minutes(i), Some(quiet.clone()), None, "/api/v1/q")).collect();
-        server::request_log::write_batch(&app.db, &quiet_records).await.unwrap();
-        // Statistics taken now know nothing of the busy key.
+        // Before the statistics are taken, every key (and account) is a small share of the log:
+        // 100 keys of other accounts, this account's two keys, 200 requests each.
+        let others = (0..100).map(|_| Arc::new(app::api_keys::store::KeyLookup {
+            api_key_id: Uuid::now_v7(),
+            account_id: Uuid::now_v7(),
+            ..(*quiet).clone()
+        }));
+        let mut earlier = Vec::new();
+        for key in others.chain([quiet.clone(), busy.clone()]) {
+            earlier.extend((1..=200).map(|i| record(now - Duration::minutes(i), Some(key.clone()), None, "/api/v1/q")));
+        }
+        for batch in earlier.chunks(5_000) {
+            server::request_log::write_batch(&app.db, batch).await.unwrap();
+        }
         match &app.db {
             app::db::Db::Sqlite(p) => sqlx::query("analyze").execute(p).await.map(|_| ()),
             app::db::Db::Postgres(p) => sqlx::query("analyze request_log").execute(p).await.map(|_| ()),
         }
         .unwrap();
-        // 20,000 requests in groups of 7 that share a timestamp.
+        // Then the key gets busy: 20,000 requests in groups of 7 that share a timestamp.
         let busy_records: Vec<_> =
             (0..20_000).map(|i| record(now - Duration::milliseconds(i / 7), Some(busy.clone()), None, "/api/v1/busy")).collect();
         for batch in busy_records.chunks(5_000) {
