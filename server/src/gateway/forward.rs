@@ -65,14 +65,11 @@ impl Upstream {
         Ok(Upstream { base: url.trim_end_matches('/').to_string(), client, answer_within })
     }
 
-    /// `/api/v1/x?y` → `<upstream>/v1/x?y`, with the key removed and the caller named.
+    /// `/api/v1/x?y` → `<upstream>/v1/x?y`, with the key removed and the caller named. The path
+    /// passed [`stays_inside_base`] before any check ran.
     pub async fn forward(&self, req: Request, granted: &Granted<'_>, client_ip: &str) -> Result<Response, NoAnswer> {
         let (parts, body) = req.into_parts();
-        let path = parts.uri.path().strip_prefix("/api").unwrap_or(parts.uri.path());
-        let url = match parts.uri.query() {
-            Some(q) => format!("{}{path}?{q}", self.base),
-            None => format!("{}{path}", self.base),
-        };
+        let url = upstream_url(&self.base, &parts.uri);
         let mut headers = without_hop_by_hop(&parts.headers);
         headers.remove(header::HOST);
         headers.remove("x-api-key");
@@ -104,6 +101,42 @@ impl Upstream {
         }
         Ok(response.body(Body::from_stream(answer.bytes_stream())).unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response()))
     }
+}
+
+/// The upstream URL of an API request: the base, then the path after `/api`, then the query.
+pub fn upstream_url(base: &str, uri: &http::Uri) -> String {
+    let path = uri.path().strip_prefix("/api").unwrap_or(uri.path());
+    match uri.query() {
+        Some(q) => format!("{base}{path}?{q}"),
+        None => format!("{base}{path}"),
+    }
+}
+
+/// False for a path that could leave the upstream's base once a URL parser or the upstream reads
+/// it: a dot segment (`..`, `.`, `..;x`), raw or percent-encoded once or twice (`%2e%2e`,
+/// `.%2E`, `%252e`), an encoded slash (`%2f`), a backslash (`\`, `%5c`) or NUL (`%00`).
+pub fn stays_inside_base(path: &str) -> bool {
+    let mut text = path.to_string();
+    // The raw path, then as decoded once and twice: an upstream may decode again.
+    for _ in 0..3 {
+        let dot_segment = text.split('/').any(|segment| {
+            let name = segment.split(';').next().unwrap_or(segment);
+            name == "." || name == ".."
+        });
+        if dot_segment || text.contains(['\\', '\0']) {
+            return false;
+        }
+        let decoded = String::from_utf8_lossy(&percent_encoding::percent_decode_str(&text).collect::<Vec<u8>>()).into_owned();
+        if decoded.matches('/').count() != text.matches('/').count() {
+            return false;
+        }
+        if decoded == text {
+            return true;
+        }
+        text = decoded;
+    }
+    // Still changing after a third decoding: nobody sends that in good faith.
+    false
 }
 
 fn without_hop_by_hop(headers: &HeaderMap) -> HeaderMap {
@@ -167,6 +200,50 @@ pub async fn echo(req: Request, granted: &Granted<'_>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gateway_path_traversal_every_dot_segment_encoded_slash_backslash_and_nul_is_refused() {
+        for bad in [
+            "/api/../secret",
+            "/api/%2e%2e/secret",
+            "/api/.%2e/secret",
+            "/api/%2E%2E/secret",
+            "/api/%2e./secret",
+            "/api/v1/./x",
+            "/api/v1/%2e/x",
+            "/api/..;/secret",
+            "/api/%2e%2e;x/secret",
+            "/api/%252e%252e/secret",
+            "/api/v1%2fsecret",
+            "/api/v1%2F..%2Fsecret",
+            "/api/..%5csecret",
+            "/api/v1\\..\\secret",
+            "/api/v1/%00",
+            "/api/%25252e%25252e/x",
+            "/api/..",
+        ] {
+            assert!(!stays_inside_base(bad), "{bad} must be refused");
+        }
+        for good in
+            ["/api", "/api/", "/api/v1/orders/7", "/api/v1/file.json", "/api/v1/..a/b", "/api/v1/a..b", "/api/v1/%41", "/api/v1/100%25"]
+        {
+            assert!(stays_inside_base(good), "{good} is an ordinary path");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_paths_are_refused_or_forwarded_inside_the_base(segments in proptest::collection::vec("[./%2eEfF5cC0;a\\\\]{0,8}", 0..6)) {
+            let path = format!("/api/{}", segments.join("/"));
+            let Ok(uri) = path.parse::<http::Uri>() else { return Ok(()) };
+            if stays_inside_base(uri.path()) {
+                let base = "http://127.0.0.1:9000/public";
+                let url = reqwest::Url::parse(&upstream_url(base, &uri)).expect("a URL");
+                proptest::prop_assert!(url.path() == "/public" || url.path().starts_with("/public/"), "{} left the base: {}", path, url);
+                proptest::prop_assert!(!url.path().contains("/../") && !url.path().ends_with("/.."));
+            }
+        }
+    }
 
     #[test]
     fn connection_scoped_headers_are_dropped() {

@@ -1,7 +1,7 @@
 //! The protected API: every request under `/api/` is checked, limited, forwarded and logged.
 //!
 //! Checks, in order, each refusal with a stable code, status and JSON body (never a 500):
-//! key in the URL, a method the API does not answer, key missing, malformed, bad checksum,
+//! key in the URL, a path that could leave the upstream's base, a method the API does not answer, key missing, malformed, bad checksum,
 //! unknown, revoked, expired, account suspended or unverified, new Terms not accepted (when the
 //! installation says so), rate limited, monthly quota exceeded. Also here: `POST
 //! /v1/keys/verify` for operators' own gateways and `POST /v1/keys/revoke` for leaked keys.
@@ -98,6 +98,7 @@ impl Refusal {
     pub fn status(&self) -> StatusCode {
         match self.code {
             "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
+            "bad_path" => StatusCode::BAD_REQUEST,
             "account_suspended" | "account_unverified" | "consent_required" => StatusCode::FORBIDDEN,
             "rate_limited" | "quota_exceeded" => StatusCode::TOO_MANY_REQUESTS,
             "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
@@ -109,6 +110,9 @@ impl Refusal {
         match self.code {
             "key_in_url" => {
                 "API keys must not be sent in the URL, where logs and browsers keep them. Send the key in the Authorization header (Bearer) or X-API-Key, and replace this key: it may have leaked."
+            }
+            "bad_path" => {
+                "This path holds a dot segment (such as /../), an encoded slash (%2F), a backslash or NUL, raw or percent-encoded. Send the path without them."
             }
             "method_not_allowed" => "This API answers GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS.",
             "missing_key" => "This API needs a key: send it in the Authorization header (Bearer) or X-API-Key.",
@@ -288,6 +292,8 @@ async fn api(State(gw): State<Arc<Gateway>>, ConnectInfo(peer): ConnectInfo<Sock
     let mut record = gw.record(req.method().as_str(), logged_route(req.uri(), url_has_key), client, now);
     let checked = if url_has_key {
         Err(Refusal::new("key_in_url"))
+    } else if !forward::stays_inside_base(req.uri().path()) {
+        Err(Refusal::new("bad_path"))
     } else if !METHODS.contains(req.method()) {
         Err(Refusal::new("method_not_allowed"))
     } else {
