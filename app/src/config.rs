@@ -61,6 +61,16 @@ pub struct Config {
     /// On SIGTERM, requests in flight get this many seconds to finish; connections still open
     /// after it are closed, so a stop always ends.
     pub shutdown_grace_seconds: u64,
+    /// A client must send a request's whole header within this many seconds of the server
+    /// waiting for it (a new connection, or a kept-alive one after its last answer).
+    pub header_read_timeout_seconds: u64,
+    /// A site request (pages, forms) must send its whole body within this many seconds.
+    pub body_read_timeout_seconds: u64,
+    /// A connection on which no byte moves either way for this many seconds is closed (a
+    /// client that stopped reading an answer, or stopped sending a body).
+    pub idle_timeout_seconds: u64,
+    /// Connections served at once; more wait in the listen queue until one closes.
+    pub max_connections: usize,
     /// Bearer token of `POST /v1/keys/verify`, for operators with their own gateway; unset: that endpoint is off.
     #[serde(skip_serializing)]
     pub operator_token: Option<SecretString>,
@@ -123,6 +133,10 @@ impl Default for Config {
             upstream_url: None,
             upstream_timeout_seconds: 30,
             shutdown_grace_seconds: 30,
+            header_read_timeout_seconds: 10,
+            body_read_timeout_seconds: 30,
+            idle_timeout_seconds: 120,
+            max_connections: 4096,
             operator_token: None,
             metrics_token: None,
             request_log_queue: 65_536,

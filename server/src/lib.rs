@@ -2,6 +2,7 @@
 #![deny(clippy::unwrap_used, clippy::await_holding_lock)]
 
 pub mod body;
+pub mod connections;
 pub mod exports;
 pub mod gateway;
 pub mod nul_guard;

@@ -40,6 +40,11 @@ CONFIGURATION
   MAST_UPSTREAM_TIMEOUT_SECONDS  an upstream that has not begun to answer by then gets the
                                 caller 504 upstream_timeout [30]
   MAST_SHUTDOWN_GRACE_SECONDS   on SIGTERM, how long requests in flight may finish [30]
+  MAST_HEADER_READ_TIMEOUT_SECONDS  a request's whole header must arrive by then, also on a
+                                kept-alive connection after its last answer [10]
+  MAST_BODY_READ_TIMEOUT_SECONDS  a page or form request's whole body must arrive by then [30]
+  MAST_IDLE_TIMEOUT_SECONDS     a connection on which no byte moves is closed after it [120]
+  MAST_MAX_CONNECTIONS          connections served at once; more wait to be accepted [4096]
   MAST_OPERATOR_TOKEN           bearer token of POST /v1/keys/verify; unset: endpoint off
   MAST_METRICS_TOKEN            bearer token of GET /metrics; unset: only direct connections
                                 from this machine may read it

@@ -1,6 +1,5 @@
 //! Builds the running server from [`Config`]: database, migrations, mail, sessions, routes.
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -64,8 +63,30 @@ fn check_settings(config: &Config) -> Result<(), StartError> {
     if names.windows(2).any(|w| w[0] == w[1]) {
         return bad("two plans have the same name".into());
     }
-    if config.upstream_timeout_seconds == 0 {
-        return bad("upstream_timeout_seconds must be at least 1".into());
+    for (name, seconds) in [
+        ("upstream_timeout_seconds", config.upstream_timeout_seconds),
+        ("header_read_timeout_seconds", config.header_read_timeout_seconds),
+        ("body_read_timeout_seconds", config.body_read_timeout_seconds),
+        ("idle_timeout_seconds", config.idle_timeout_seconds),
+    ] {
+        if seconds == 0 {
+            return bad(format!("{name} must be at least 1"));
+        }
+    }
+    // A short bearer token can be guessed; an empty one would match an empty header.
+    for (name, token) in [("operator_token", &config.operator_token), ("metrics_token", &config.metrics_token)] {
+        if let Some(token) = token {
+            use secrecy::ExposeSecret;
+            let length = token.expose_secret().chars().count();
+            if length < 32 {
+                return bad(format!(
+                    "{name} must be at least 32 characters (it has {length}); generate one with `openssl rand -hex 32`, or leave it unset"
+                ));
+            }
+        }
+    }
+    if config.max_connections == 0 {
+        return bad("max_connections must be at least 1".into());
     }
     if let Some(url) = &config.upstream_url {
         crate::gateway::forward::Upstream::new(url, upstream_timeout(config)).map_err(StartError::Settings)?;
@@ -202,6 +223,10 @@ fn site_router(state: AppState) -> Router {
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::guard))
         .layer(axum::middleware::from_fn(crate::run_to_end::run_to_end))
+        .layer(axum::middleware::from_fn_with_state(
+            std::time::Duration::from_secs(config.body_read_timeout_seconds),
+            crate::connections::body_deadline,
+        ))
         .with_state(state)
 }
 
@@ -261,11 +286,7 @@ impl Running {
             draining.begin();
             let _ = signalled.send(());
         };
-        // Pages stream in several writes: without TCP_NODELAY each one waits ~40 ms for an ACK.
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let serving = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown);
+        let serving = crate::connections::serve(self.listener, app, crate::connections::Limits::from_config(config), shutdown);
         // A graceful stop waits for every open connection; one that never ends (a hung upstream,
         // a client that stops reading) must not hold the process, nor the log flush, forever.
         let grace = std::time::Duration::from_secs(config.shutdown_grace_seconds);
@@ -275,18 +296,17 @@ impl Running {
             }
             tokio::time::sleep(grace).await;
         };
-        let result = tokio::select! {
-            result = serving.into_future() => result,
+        tokio::select! {
+            () = serving => {},
             () = grace_over => {
                 tracing::warn!(seconds = grace.as_secs(), "shutdown grace period over: closing the connections still open");
-                Ok(())
             }
-        };
+        }
         // Every request has been answered: write what the log still holds, then close.
         writer.shutdown().await;
         tracing::info!(written = log.counters.written.get(), dropped = log.counters.dropped.get(), "request log closed");
         self.state.db.close().await;
-        result
+        Ok(())
     }
 }
 

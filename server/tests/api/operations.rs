@@ -70,11 +70,13 @@ fn operations_metrics_are_not_served_through_a_proxy_or_without_the_token() {
         assert_eq!(proxied.status(), StatusCode::NOT_FOUND, "a scraper beside Mast connects directly; a proxied visitor does not");
 
         let app =
-            TestApp::spawn_with(Backend::Sqlite, |c| c.metrics_token = Some("scrape-token-0123456789".to_string().into())).await.unwrap();
+            TestApp::spawn_with(Backend::Sqlite, |c| c.metrics_token = Some("scrape-token-0123456789-abcdefghijklmnop".to_string().into()))
+                .await
+                .unwrap();
         assert_eq!(app.client.get(app.url("/metrics")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
         let wrong = app.client.get(app.url("/metrics")).bearer_auth("scrape-token-x").send().await.unwrap();
         assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
-        let right = app.client.get(app.url("/metrics")).bearer_auth("scrape-token-0123456789").send().await.unwrap();
+        let right = app.client.get(app.url("/metrics")).bearer_auth("scrape-token-0123456789-abcdefghijklmnop").send().await.unwrap();
         assert_eq!(right.status(), StatusCode::OK);
         assert!(right.text().await.unwrap().contains("mast_http_responses_total"));
     });
