@@ -131,6 +131,27 @@ pub fn check_acceptance(accept_terms: Option<&str>) -> Result<(), AppError> {
     }
 }
 
+/// Counts a sign-up (password or passkey) per address and per client network before anything is
+/// hashed or mailed: each one mails the address and costs a hash. The answer is the same for a
+/// taken address and a new one.
+#[cfg(feature = "ssr")]
+pub async fn count_sign_up(state: &crate::state::AppState, email: &str, client: &crate::client::ClientInfo) -> Result<(), AppError> {
+    use crate::throttle::{self, Bucket};
+    let now = state.clock.now();
+    let buckets = [
+        Bucket::new("address", format!("signup:email:{}", normalize_email(email)), throttle::MAIL_PER_ADDRESS),
+        Bucket::new("ip", format!("signup:ip:{}", client.network()), throttle::SIGN_UP_PER_CLIENT),
+    ];
+    match throttle::attempt(&state.db, &buckets, now).await? {
+        Ok(pass) => Ok(pass.keep(&state.db, now).await?),
+        Err(refused) => Err(AppError::TooManyRequests(format!(
+            "Too many sign-ups {} in a short time. Please try again {}.",
+            if refused.scope == "ip" { "from your network" } else { "with this address" },
+            throttle::describe_wait(refused.wait)
+        ))),
+    }
+}
+
 /// How the new account signs in: a password hash, or its first passkey.
 #[cfg(feature = "ssr")]
 pub enum FirstCredential<'a> {
@@ -219,6 +240,7 @@ pub async fn sign_up(
     let profile = check_profile(&email, &display_name, organisation, country)?;
     crate::passwords::check_policy(&password, &email, &state.config.site_name).map_err(|m| AppError::invalid("password", m))?;
     check_acceptance(accept_terms.as_deref())?;
+    count_sign_up(&state, &profile.email, &client).await?;
 
     // Hash before looking the address up: a taken address costs the same time as a new one.
     let hash = state.hasher.hash(&password).await.ok_or(AppError::Internal)?;

@@ -54,6 +54,8 @@ pub async fn update_profile(display_name: String, organisation: Option<String>, 
 pub async fn request_email_change(new_email: String) -> Result<String, AppError> {
     use crate::email_verification::{store, tokens};
     use crate::events::{kind, store::NewEvent};
+    use crate::throttle::{self, Bucket};
+    let started = tokio::time::Instant::now();
     let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_recent_authentication().await?;
     super::validate_email(&new_email).map_err(|m| AppError::invalid("new_email", m))?;
@@ -65,12 +67,26 @@ pub async fn request_email_change(new_email: String) -> Result<String, AppError>
     let answer = format!("If {new_email} can be used, we sent it a link. Your address changes when you follow it (within 24 hours).");
     let client = crate::client::current().await;
     let now = state.clock.now();
+    // Each request mails two addresses: counted per account and per new address first.
+    let buckets = [
+        Bucket::new("account", format!("mail:email-change:{}", account.account_id), throttle::MAIL_PER_ADDRESS),
+        Bucket::new("address", format!("mail:email-change-to:{normalized}"), throttle::MAIL_PER_ADDRESS),
+    ];
+    let pass = throttle::attempt(&state.db, &buckets, now).await?.map_err(|refused| {
+        AppError::TooManyRequests(format!(
+            "You asked for several changes in a short time. Try again {}.",
+            throttle::describe_wait(refused.wait)
+        ))
+    })?;
+    pass.keep(&state.db, now).await?;
     crate::events::store::record(
         &state.db,
         NewEvent::by_account(kind::EMAIL_CHANGE_REQUESTED, account.account_id, &client, serde_json::json!({})),
     )
     .await;
     if super::store::find_account_by_email(&state.db, &normalized).await?.is_some() {
+        // As long as for a free address: the time does not tell that this one has an account.
+        crate::timing::answer_no_sooner_than(started, crate::timing::ACCOUNT_LOOKUP_MIN).await;
         return Ok(answer);
     }
     let (token, hash) = tokens::new_token();
@@ -103,6 +119,7 @@ pub async fn request_email_change(new_email: String) -> Result<String, AppError>
         ],
         Some(("Open Security", &state.config.link("/security"))),
     ));
+    crate::timing::answer_no_sooner_than(started, crate::timing::ACCOUNT_LOOKUP_MIN).await;
     Ok(answer)
 }
 

@@ -283,7 +283,7 @@ pub async fn send_contact_message(
     #[server(default)] form_token: String,
 ) -> Result<(), AppError> {
     use crate::events::{kind, store::NewEvent};
-    use crate::throttle::{describe_wait, store as throttle_store};
+    use crate::throttle::{self, Bucket};
 
     let state = crate::state::AppState::current()?;
     let client = crate::client::current().await;
@@ -323,10 +323,14 @@ pub async fn send_contact_message(
     }
 
     let email_normalized = crate::accounts::normalize_email(&email);
-    let ip_key = format!("contact:ip:{}", client.ip);
-    let email_key = format!("contact:email:{email_normalized}");
-    for (key, scope) in [(&ip_key, "ip"), (&email_key, "email")] {
-        if let Some(wait) = throttle_store::blocked_for(&state.db, key, now).await? {
+    // Each message uses one of the hour's allowance, counted before it is kept.
+    let buckets = [
+        Bucket::new("ip", format!("contact:ip:{}", client.network()), limits::PER_IP),
+        Bucket::new("email", format!("contact:email:{email_normalized}"), limits::PER_ADDRESS),
+    ];
+    let pass = match throttle::attempt(&state.db, &buckets, now).await? {
+        Ok(pass) => pass,
+        Err(refused) => {
             note(
                 &state,
                 NewEvent {
@@ -334,16 +338,16 @@ pub async fn send_contact_message(
                     account_id: None,
                     actor_account_id: None,
                     client: Some(&client),
-                    detail: serde_json::json!({ "scope": scope }),
+                    detail: serde_json::json!({ "scope": refused.scope }),
                 },
             )
             .await;
             return Err(AppError::TooManyRequests(format!(
                 "You have sent several messages in a short time. Please try again {}.",
-                describe_wait(wait)
+                throttle::describe_wait(refused.wait)
             )));
         }
-    }
+    };
 
     let account = crate::sessions::auth::current_account().await?;
     let account_id = account.as_ref().map(|a| a.account_id);
@@ -358,9 +362,7 @@ pub async fn send_contact_message(
         user_agent: &client.user_agent,
     };
     let id = store::insert_message(&state.db, &new, now).await?;
-    // Each sent message uses one of the hour's allowance (the throttle counts them as "failures").
-    throttle_store::record_failure(&state.db, &ip_key, limits::PER_IP, now).await?;
-    throttle_store::record_failure(&state.db, &email_key, limits::PER_ADDRESS, now).await?;
+    pass.keep(&state.db, now).await?;
     note(
         &state,
         NewEvent {

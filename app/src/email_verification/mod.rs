@@ -108,21 +108,19 @@ pub async fn resend_verification() -> Result<String, AppError> {
         kind,
         store::{NewEvent, record},
     };
-    use crate::throttle::{self, store as throttle_store};
+    use crate::throttle;
     let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
     if account.email_verified_at.is_some() {
         return Ok("Your email address is already confirmed.".into());
     }
-    let now = crate::db::now();
-    let key = format!("mail:verify:{}", account.account_id);
-    if let Some(wait) = throttle_store::blocked_for(&state.db, &key, now).await? {
-        return Err(AppError::TooManyRequests(format!(
-            "We just sent you a link. You can ask for another {}.",
-            throttle::describe_wait(wait)
-        )));
-    }
-    throttle_store::record_failure(&state.db, &key, throttle::MAIL_PER_ADDRESS, now).await?;
+    let now = state.clock.now();
+    let bucket = throttle::Bucket::new("address", format!("mail:verify:{}", account.account_id), throttle::MAIL_PER_ADDRESS);
+    // Counted before the mail goes: a burst of clicks sends what the policy allows, no more.
+    let pass = throttle::attempt(&state.db, &[bucket], now).await?.map_err(|refused| {
+        AppError::TooManyRequests(format!("We just sent you a link. You can ask for another {}.", throttle::describe_wait(refused.wait)))
+    })?;
+    pass.keep(&state.db, now).await?;
     send_verification(&state, &account).await?;
     let client = crate::client::current().await;
     record(

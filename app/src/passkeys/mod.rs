@@ -247,13 +247,14 @@ pub async fn passkey_sign_up_start(
     country: Option<String>,
     accept_terms: Option<String>,
 ) -> Result<String, AppError> {
-    use crate::accounts::{check_acceptance, check_profile};
+    use crate::accounts::{check_acceptance, check_profile, count_sign_up};
     use ceremony::Purpose;
 
     let state = crate::state::AppState::current()?;
     let profile = check_profile(&email, &display_name, organisation, country)?;
     check_acceptance(accept_terms.as_deref())?;
     let webauthn = server::relying_party(&state)?;
+    count_sign_up(&state, &profile.email, &crate::client::current().await).await?;
     let account_id = crate::db::new_id();
     let (options, registration) =
         webauthn.start_passkey_registration(account_id, &profile.email, &profile.display_name, None).map_err(server::could_not_start)?;
@@ -301,8 +302,8 @@ pub async fn passkey_sign_in_start() -> Result<String, AppError> {
 }
 
 /// Sign-in, step 2: the passkey's account is found by the credential and its user handle, the
-/// signature checked, the counter and backup state saved, and a new session begun. Throttled
-/// with password sign-ins (ASVS 6.3.1, 6.1.3): per IP always, per account once it is known.
+/// signature checked, the counter and backup state saved, and a new session begun. Throttled per
+/// client network like password sign-ins (ASVS 6.3.1, 6.1.3), in buckets of its own.
 #[server(prefix = "/rpc", endpoint = "passkey_sign_in_finish")]
 pub async fn passkey_sign_in_finish(credential: String) -> Result<String, AppError> {
     use crate::accounts::store::{Account, find_account, record_sign_in};
@@ -310,105 +311,93 @@ pub async fn passkey_sign_in_finish(credential: String) -> Result<String, AppErr
         kind,
         store::{NewEvent, record},
     };
-    use crate::throttle::{self, store as throttle_store};
+    use crate::throttle;
     use webauthn_rs::prelude::{DiscoverableAuthentication, DiscoverableKey, PublicKeyCredential, WebauthnError};
 
     let state = crate::state::AppState::current()?;
     let client = crate::client::current().await;
-    let now = crate::db::now();
+    let now = state.clock.now();
     let session = crate::sessions::auth::session().await?;
     let authentication: DiscoverableAuthentication = ceremony::take(&session, ceremony::Purpose::SignIn).await?;
     let webauthn = server::relying_party(&state)?;
-    let ip_key = format!("signin:ip:{}", client.ip);
-    let throttled = |wait| AppError::TooManyRequests(format!("Too many sign-in attempts. Try again {}.", throttle::describe_wait(wait)));
-
-    if let Some(wait) = throttle_store::blocked_for(&state.db, &ip_key, now).await? {
-        state.metrics.sign_ins_throttled.inc();
-        record(
-            &state.db,
-            crate::events::store::NewEvent {
-                kind: kind::SIGN_IN_THROTTLED,
-                account_id: None,
-                actor_account_id: None,
-                client: Some(&client),
-                detail: serde_json::json!({ "scope": "ip", "method": "passkey" }),
-            },
-        )
-        .await;
-        return Err(throttled(wait));
-    }
-
-    // Each failure is counted against the IP, and against the account once it is known.
-    let fail = |account: Option<Account>, reason: &'static str, message: &'static str| {
-        let (state, client, ip_key) = (state.clone(), client.clone(), ip_key.clone());
-        async move {
-            state.metrics.sign_in_failed("passkey");
-            throttle_store::record_failure(&state.db, &ip_key, throttle::SIGN_IN_PER_IP, now).await?;
-            if let Some(account) = &account {
-                let key = format!("signin:acct:{}", account.email_normalized);
-                throttle_store::record_failure(&state.db, &key, throttle::SIGN_IN_PER_ACCOUNT, now).await?;
-            }
+    // Counted before the signature is checked, in a bucket of passkeys' own (password guesses
+    // never block a passkey).
+    let pass = match throttle::attempt(&state.db, &[throttle::passkey_bucket(&client)], now).await? {
+        Ok(pass) => pass,
+        Err(refused) => {
+            state.metrics.sign_ins_throttled.inc();
             record(
                 &state.db,
-                crate::events::store::NewEvent {
+                NewEvent {
+                    kind: kind::SIGN_IN_THROTTLED,
+                    account_id: None,
+                    actor_account_id: None,
+                    client: Some(&client),
+                    detail: serde_json::json!({ "scope": refused.scope, "method": "passkey" }),
+                },
+            )
+            .await;
+            return Err(AppError::TooManyRequests(format!(
+                "Too many sign-in attempts. Try again {}.",
+                throttle::describe_wait(refused.wait)
+            )));
+        }
+    };
+
+    // The outer error is the server's (the database); the inner one a refused passkey.
+    let checked: Result<Result<_, (Option<Account>, &str, &str)>, AppError> = async {
+        let refused = |account, reason, message| Ok(Err((account, reason, message)));
+        let Ok(response) = server::parse::<PublicKeyCredential>(&credential) else {
+            return refused(None, "unreadable", UNREADABLE);
+        };
+        let Ok((user_id, raw_credential_id)) = webauthn.identify_discoverable_authentication(&response) else {
+            return refused(None, "no_user_handle", SIGN_IN_FAILED);
+        };
+        let Some(row) = store::find_by_credential_id(&state.db, &server::credential_id(raw_credential_id)).await? else {
+            return refused(None, "unknown_credential", SIGN_IN_FAILED);
+        };
+        let Some(account) = find_account(&state.db, row.account_id).await? else {
+            return refused(None, "unknown_credential", SIGN_IN_FAILED);
+        };
+        if user_id != row.account_id {
+            return refused(Some(account), "user_handle_mismatch", SIGN_IN_FAILED);
+        }
+        let passkey = server::stored_passkey(&row.credential)?;
+        match webauthn.finish_discoverable_authentication(&response, authentication, &[DiscoverableKey::from(&passkey)]) {
+            Ok(result) => Ok(Ok((row, account, passkey, result))),
+            Err(WebauthnError::CredentialPossibleCompromise) => refused(Some(account), "counter_regression", SIGN_IN_FAILED),
+            Err(err) => {
+                tracing::info!(error = %err, "passkey sign-in refused");
+                refused(Some(account), "not_verified", SIGN_IN_FAILED)
+            }
+        }
+    }
+    .await;
+    let (row, account, passkey, result) = match checked? {
+        Ok(verified) => verified,
+        Err((account, reason, message)) => {
+            state.metrics.sign_in_failed("passkey");
+            pass.keep(&state.db, now).await?;
+            record(
+                &state.db,
+                NewEvent {
                     kind: kind::SIGN_IN_FAILED,
-                    account_id: account.map(|a| a.account_id),
+                    account_id: account.map(|a: Account| a.account_id),
                     actor_account_id: None,
                     client: Some(&client),
                     detail: serde_json::json!({ "method": "passkey", "reason": reason }),
                 },
             )
             .await;
-            Err::<String, AppError>(AppError::message(message))
+            return Err(AppError::message(message));
         }
     };
-
-    let response: PublicKeyCredential = match server::parse(&credential) {
-        Ok(response) => response,
-        Err(_) => return fail(None, "unreadable", UNREADABLE).await,
-    };
-    let Ok((user_id, raw_credential_id)) = webauthn.identify_discoverable_authentication(&response) else {
-        return fail(None, "no_user_handle", SIGN_IN_FAILED).await;
-    };
-    let Some(row) = store::find_by_credential_id(&state.db, &server::credential_id(raw_credential_id)).await? else {
-        return fail(None, "unknown_credential", SIGN_IN_FAILED).await;
-    };
-    let Some(account) = find_account(&state.db, row.account_id).await? else {
-        return fail(None, "unknown_credential", SIGN_IN_FAILED).await;
-    };
-    if user_id != row.account_id {
-        return fail(Some(account), "user_handle_mismatch", SIGN_IN_FAILED).await;
-    }
-    let account_key = format!("signin:acct:{}", account.email_normalized);
-    if let Some(wait) = throttle_store::blocked_for(&state.db, &account_key, now).await? {
-        state.metrics.sign_ins_throttled.inc();
-        record(
-            &state.db,
-            crate::events::store::NewEvent {
-                kind: kind::SIGN_IN_THROTTLED,
-                account_id: Some(account.account_id),
-                actor_account_id: None,
-                client: Some(&client),
-                detail: serde_json::json!({ "scope": "account", "method": "passkey" }),
-            },
-        )
-        .await;
-        return Err(throttled(wait));
-    }
-    let passkey = server::stored_passkey(&row.credential)?;
-    let result = match webauthn.finish_discoverable_authentication(&response, authentication, &[DiscoverableKey::from(&passkey)]) {
-        Ok(result) => result,
-        Err(WebauthnError::CredentialPossibleCompromise) => return fail(Some(account), "counter_regression", SIGN_IN_FAILED).await,
-        Err(err) => {
-            tracing::info!(error = %err, "passkey sign-in refused");
-            return fail(Some(account), "not_verified", SIGN_IN_FAILED).await;
-        }
-    };
+    pass.refund(&state.db).await?;
     if !account.is_active() {
         state.metrics.sign_in_failed("passkey");
         record(
             &state.db,
-            crate::events::store::NewEvent {
+            NewEvent {
                 kind: kind::SIGN_IN_FAILED,
                 account_id: Some(account.account_id),
                 actor_account_id: None,
@@ -421,7 +410,6 @@ pub async fn passkey_sign_in_finish(credential: String) -> Result<String, AppErr
     }
 
     server::record_use(&state, &row, passkey, &result).await?;
-    throttle_store::clear(&state.db, &account_key).await?;
     crate::sessions::auth::begin(&session, account.account_id, &client).await?;
     record_sign_in(&state.db, account.account_id, now).await?;
     record(
@@ -444,18 +432,11 @@ pub async fn reauthenticate_with_password(password: String) -> Result<(), AppErr
         kind,
         store::{NewEvent, record},
     };
-    use crate::throttle::{self, store as throttle_store};
-
     let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
     let client = crate::client::current().await;
-    let now = crate::db::now();
-    let key = format!("signin:acct:{}", account.email_normalized);
-    if let Some(wait) = throttle_store::blocked_for(&state.db, &key, now).await? {
-        return Err(AppError::TooManyRequests(format!("Too many attempts. Try again {}.", throttle::describe_wait(wait))));
-    }
-    if !state.hasher.verify(&password, account.password_hash.as_deref()).await {
-        throttle_store::record_failure(&state.db, &key, throttle::SIGN_IN_PER_ACCOUNT, now).await?;
+    let now = state.clock.now();
+    if !crate::passwords::check_current(&state, &account, &password, &client, now).await? {
         record(
             &state.db,
             NewEvent::by_account(kind::REAUTHENTICATION_FAILED, account.account_id, &client, serde_json::json!({ "method": "password" })),
@@ -501,20 +482,22 @@ pub async fn reauthenticate_with_passkey_finish(credential: String) -> Result<()
         kind,
         store::{NewEvent, record},
     };
-    use crate::throttle::{self, store as throttle_store};
+    use crate::throttle;
     use webauthn_rs::prelude::PublicKeyCredential;
 
     let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
     let client = crate::client::current().await;
-    let now = crate::db::now();
+    let now = state.clock.now();
     let session = crate::sessions::auth::session().await?;
     let pending: server::ReauthenticatePending = ceremony::take(&session, ceremony::Purpose::Reauthenticate).await?;
     let webauthn = server::relying_party(&state)?;
-    let key = format!("signin:acct:{}", account.email_normalized);
-    if let Some(wait) = throttle_store::blocked_for(&state.db, &key, now).await? {
-        return Err(AppError::TooManyRequests(format!("Too many attempts. Try again {}.", throttle::describe_wait(wait))));
-    }
+    let pass = match throttle::attempt(&state.db, &[throttle::passkey_bucket(&client)], now).await? {
+        Ok(pass) => pass,
+        Err(refused) => {
+            return Err(AppError::TooManyRequests(format!("Too many attempts. Try again {}.", throttle::describe_wait(refused.wait))));
+        }
+    };
     let verified = async {
         if pending.account_id != account.account_id {
             return None;
@@ -526,7 +509,7 @@ pub async fn reauthenticate_with_passkey_finish(credential: String) -> Result<()
     }
     .await;
     let Some((row, result)) = verified else {
-        throttle_store::record_failure(&state.db, &key, throttle::SIGN_IN_PER_ACCOUNT, now).await?;
+        pass.keep(&state.db, now).await?;
         record(
             &state.db,
             NewEvent::by_account(kind::REAUTHENTICATION_FAILED, account.account_id, &client, serde_json::json!({ "method": "passkey" })),
@@ -534,6 +517,7 @@ pub async fn reauthenticate_with_passkey_finish(credential: String) -> Result<()
         .await;
         return Err(AppError::message(NOT_VERIFIED));
     };
+    pass.refund(&state.db).await?;
     server::record_use(&state, &row, server::stored_passkey(&row.credential)?, &result).await?;
     crate::sessions::auth::mark_reauthenticated(&session).await?;
     record(

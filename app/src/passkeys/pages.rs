@@ -201,7 +201,7 @@ fn Security(
     view! {
         {(!can_change).then(|| view! {
             <ConfirmItsYou has_password=overview.has_password has_passkeys=has_passkeys usable=usable refresh=refresh
-                purpose="To add or remove passkeys or set a password, confirm it's you. You then have 5 minutes." />
+                purpose="To add or remove passkeys, or to set or change your password, confirm it's you. You then have 5 minutes." />
         })}
         {move || notice.get().map(|n| view! { <p class="form-ok" role="status">{n}</p> })}
         <div class="card">
@@ -239,7 +239,7 @@ fn Security(
             }}
         </div>
         {if overview.has_password {
-            view! { <crate::passwords::ChangePasswordCard /> }.into_any()
+            view! { <crate::passwords::ChangePasswordCard can_change=can_change /> }.into_any()
         } else {
             view! { <crate::passwords::SetPasswordCard can_change=can_change /> }.into_any()
         }}

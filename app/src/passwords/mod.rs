@@ -45,6 +45,7 @@ pub use hashing::PasswordHasher;
 
 #[cfg(feature = "ssr")]
 mod hashing {
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::{Arc, LazyLock};
 
     use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString, rand_core::OsRng};
@@ -65,19 +66,28 @@ mod hashing {
     });
 
     /// Hashes and verifies on the blocking pool, at most `concurrency` at once, so a burst of
-    /// sign-ins cannot starve the async workers that serve the API.
+    /// sign-ins cannot starve the async workers that serve the API. New hashes (sign-up, a new
+    /// password) may hold only half of those slots: a burst of sign-ups cannot starve sign-in.
     #[derive(Clone)]
     pub struct PasswordHasher {
         permits: Arc<Semaphore>,
+        new_hash_permits: Arc<Semaphore>,
+        verifications: Arc<AtomicU64>,
     }
 
     impl PasswordHasher {
         pub fn new(concurrency: usize) -> Self {
-            PasswordHasher { permits: Arc::new(Semaphore::new(concurrency.max(1))) }
+            let concurrency = concurrency.max(1);
+            PasswordHasher {
+                permits: Arc::new(Semaphore::new(concurrency)),
+                new_hash_permits: Arc::new(Semaphore::new(concurrency.div_ceil(2))),
+                verifications: Arc::default(),
+            }
         }
 
         /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) with a fresh random salt.
         pub async fn hash(&self, password: &str) -> Option<String> {
+            let _share = self.new_hash_permits.acquire().await.ok()?;
             let _permit = self.permits.acquire().await.ok()?;
             let password = password.to_owned();
             tokio::task::spawn_blocking(move || {
@@ -92,6 +102,7 @@ mod hashing {
         /// Checks `password` against `stored`; with no stored hash it checks a dummy one and fails.
         pub async fn verify(&self, password: &str, stored: Option<&str>) -> bool {
             let Ok(_permit) = self.permits.acquire().await else { return false };
+            self.verifications.fetch_add(1, Ordering::Relaxed);
             let known = stored.is_some();
             let stored = stored.map(str::to_owned).unwrap_or_else(|| DUMMY_HASH.clone());
             let password = password.to_owned();
@@ -101,6 +112,12 @@ mod hashing {
             .await
             .unwrap_or(false);
             known && matched
+        }
+
+        /// How many passwords this process has checked: what a throttle must bound, whatever
+        /// the answers said.
+        pub fn verifications(&self) -> u64 {
+            self.verifications.load(Ordering::Relaxed)
         }
 
         /// Computes the dummy hash now rather than during the first sign-in.
@@ -165,22 +182,26 @@ pub async fn request_password_reset(email: String) -> Result<String, AppError> {
         kind,
         store::{NewEvent, record},
     };
-    use crate::throttle::{self, store as throttle_store};
+    use crate::throttle;
 
     let started = tokio::time::Instant::now();
     validate_email(&email).map_err(|m| AppError::invalid("email", m))?;
     let state = crate::state::AppState::current()?;
     let client = crate::client::current().await;
-    let now = crate::db::now();
+    let now = state.clock.now();
     let email_normalized = normalize_email(&email);
-    // Throttled per address and per IP, known or not, so the answer never tells them apart.
-    for key in [format!("mail:reset:{email_normalized}"), format!("mail:reset-ip:{}", client.ip)] {
-        if throttle_store::blocked_for(&state.db, &key, now).await?.is_some() {
+    // Throttled per address and per client network, known or not, so the answer never tells
+    // them apart; every request counts, before anything is sent.
+    let buckets = [
+        throttle::Bucket::new("address", format!("mail:reset:{email_normalized}"), throttle::MAIL_PER_ADDRESS),
+        throttle::Bucket::new("ip", format!("mail:reset-ip:{}", client.network()), throttle::SIGN_IN_PER_IP),
+    ];
+    match throttle::attempt(&state.db, &buckets, now).await? {
+        Ok(pass) => pass.keep(&state.db, now).await?,
+        Err(_) => {
             crate::timing::answer_no_sooner_than(started, crate::timing::ACCOUNT_LOOKUP_MIN).await;
             return Ok(RESET_REQUESTED.into());
         }
-        let policy = if key.starts_with("mail:reset-ip") { throttle::SIGN_IN_PER_IP } else { throttle::MAIL_PER_ADDRESS };
-        throttle_store::record_failure(&state.db, &key, policy, now).await?;
     }
     let account = find_account_by_email(&state.db, &email_normalized).await?.filter(|a| a.is_active());
     if let Some(account) = account.as_ref().filter(|a| a.password_hash.is_none()) {
@@ -251,11 +272,24 @@ pub async fn reset_password(token: String, new_password: String) -> Result<(), A
 
     let state = crate::state::AppState::current()?;
     let client = crate::client::current().await;
-    let now = crate::db::now();
+    let now = state.clock.now();
     let invalid_link = || AppError::message("This link is invalid or has expired. Ask for a new one.");
+    // Links are guessed per client network like passwords: counted first, refunded when valid.
+    let bucket = crate::throttle::Bucket::new("ip", format!("reset-link:ip:{}", client.network()), crate::throttle::SIGN_IN_PER_IP);
+    let pass = crate::throttle::attempt(&state.db, &[bucket], now).await?.map_err(|refused| {
+        AppError::TooManyRequests(format!("Too many attempts. Try again {}.", crate::throttle::describe_wait(refused.wait)))
+    })?;
     let hash = tokens::hash_token(&token);
-    let account_id = tokens_store::find_valid_email_token(&state.db, RESET_PURPOSE, &hash, now).await?.ok_or_else(invalid_link)?;
-    let account = find_account(&state.db, account_id).await?.ok_or_else(invalid_link)?;
+    let found = match tokens_store::find_valid_email_token(&state.db, RESET_PURPOSE, &hash, now).await? {
+        Some(account_id) => find_account(&state.db, account_id).await?,
+        None => None,
+    };
+    let Some(account) = found else {
+        pass.keep(&state.db, now).await?;
+        return Err(invalid_link());
+    };
+    pass.refund(&state.db).await?;
+    let account_id = account.account_id;
     check_policy(&new_password, &account.email, &state.config.site_name).map_err(|m| AppError::invalid("new_password", m))?;
     // Only now use the token: a refused password leaves the link working.
     tokens_store::consume_email_token(&state.db, RESET_PURPOSE, &hash, now).await?.ok_or_else(invalid_link)?;
@@ -289,10 +323,11 @@ pub async fn change_password(current_password: String, new_password: String, sig
     };
 
     let state = crate::state::AppState::current()?;
-    let account = crate::sessions::auth::require_account().await?;
+    // Like every credential change: a sign-in or "confirm it's you" from the last 5 minutes.
+    let account = crate::sessions::auth::require_recent_authentication().await?;
     let client = crate::client::current().await;
-    let now = crate::db::now();
-    if !state.hasher.verify(&current_password, account.password_hash.as_deref()).await {
+    let now = state.clock.now();
+    if !check_current(&state, &account, &current_password, &client, now).await? {
         record(
             &state.db,
             NewEvent {
@@ -364,6 +399,31 @@ pub async fn set_password(new_password: String) -> Result<String, AppError> {
     Ok("Password set. You can now sign in with it too.".into())
 }
 
+/// Checks the signed-in person's current password ("confirm it's you", change password) in the
+/// sign-in buckets of their address, counted before the check: a session is no way around the
+/// throttle. `Ok(false)` is a wrong password.
+#[cfg(feature = "ssr")]
+pub async fn check_current(
+    state: &crate::state::AppState,
+    account: &crate::accounts::store::Account,
+    password: &str,
+    client: &crate::client::ClientInfo,
+    now: time::OffsetDateTime,
+) -> Result<bool, AppError> {
+    use crate::throttle;
+    let buckets = throttle::password_buckets(&account.email_normalized, client);
+    let pass = throttle::attempt(&state.db, &buckets, now)
+        .await?
+        .map_err(|refused| AppError::TooManyRequests(format!("Too many attempts. Try again {}.", throttle::describe_wait(refused.wait))))?;
+    if state.hasher.verify(password, account.password_hash.as_deref()).await {
+        pass.refund(&state.db).await?;
+        Ok(true)
+    } else {
+        pass.keep(&state.db, now).await?;
+        Ok(false)
+    }
+}
+
 #[cfg(feature = "ssr")]
 fn notify_password_changed(state: &crate::state::AppState, account: &crate::accounts::store::Account) {
     let site = &state.config.site_name;
@@ -427,8 +487,9 @@ pub fn ResetPasswordPage() -> impl IntoView {
     }
 }
 
+/// Enabled while credentials may change (a sign-in or "confirm it's you" in the last 5 minutes).
 #[component]
-pub fn ChangePasswordCard() -> impl IntoView {
+pub fn ChangePasswordCard(can_change: bool) -> impl IntoView {
     let action = ServerAction::<ChangePassword>::new();
     let error = action_error(action);
     let done = move || action.value().get().and_then(|r| r.ok());
@@ -446,7 +507,8 @@ pub fn ChangePasswordCard() -> impl IntoView {
                     <input id="sign_out_others" name="sign_out_others" type="checkbox" checked />
                     <label for="sign_out_others">"Sign out my other sessions"</label>
                 </div>
-                <button type="submit" class="primary">"Change password"</button>
+                <button type="submit" class="primary" disabled=!can_change>"Change password"</button>
+                {(!can_change).then(|| view! { <p class="hint">"Confirm it's you above to change your password."</p> })}
             </ActionForm>
             {move || done().map(|m| view! { <p class="form-ok" role="status">{m}</p> })}
         </div>

@@ -170,16 +170,20 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
         kind,
         store::{NewEvent, record},
     };
-    use crate::throttle::{self, store as throttle_store};
+    use crate::throttle;
 
+    if email.len() > crate::accounts::EMAIL_MAX {
+        return Err(AppError::invalid("email", "An email address has at most 254 characters."));
+    }
     let state = crate::state::AppState::current()?;
     let client = crate::client::current().await;
-    let now = crate::db::now();
-    let email_key = format!("signin:acct:{}", normalize_email(&email));
-    let ip_key = format!("signin:ip:{}", client.ip);
-
-    for key in [&email_key, &ip_key] {
-        if let Some(wait) = throttle_store::blocked_for(&state.db, key, now).await? {
+    let now = state.clock.now();
+    let email_normalized = normalize_email(&email);
+    let buckets = throttle::password_buckets(&email_normalized, &client);
+    // Counted before the password is checked: concurrent guesses cannot all pass a read.
+    let pass = match throttle::attempt(&state.db, &buckets, now).await? {
+        Ok(pass) => pass,
+        Err(refused) => {
             state.metrics.sign_ins_throttled.inc();
             record(
                 &state.db,
@@ -188,22 +192,24 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
                     account_id: None,
                     actor_account_id: None,
                     client: Some(&client),
-                    detail: serde_json::json!({ "scope": if key == &ip_key { "ip" } else { "account" } }),
+                    detail: serde_json::json!({ "scope": refused.scope, "method": "password" }),
                 },
             )
             .await;
-            return Err(AppError::TooManyRequests(format!("Too many sign-in attempts. Try again {}.", throttle::describe_wait(wait))));
+            return Err(AppError::TooManyRequests(format!(
+                "Too many sign-in attempts. Try again {}.",
+                throttle::describe_wait(refused.wait)
+            )));
         }
-    }
+    };
 
-    let account = if email.len() <= 254 { find_account_by_email(&state.db, &normalize_email(&email)).await? } else { None };
+    let account = find_account_by_email(&state.db, &email_normalized).await?;
     let password_ok = state.hasher.verify(&password, account.as_ref().and_then(|a| a.password_hash.as_deref())).await;
     let account = match account {
         Some(account) if password_ok => account,
         account => {
             state.metrics.sign_in_failed("password");
-            throttle_store::record_failure(&state.db, &email_key, throttle::SIGN_IN_PER_ACCOUNT, now).await?;
-            throttle_store::record_failure(&state.db, &ip_key, throttle::SIGN_IN_PER_IP, now).await?;
+            pass.keep(&state.db, now).await?;
             record(
                 &state.db,
                 NewEvent {
@@ -218,6 +224,9 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
             return Err(AppError::message(SIGN_IN_FAILED));
         }
     };
+    pass.refund(&state.db).await?;
+    // The owner proved who they are from this network: its guesses are forgotten.
+    throttle::store::clear(&state.db, &buckets[0].key).await?;
     if !account.is_active() {
         state.metrics.sign_in_failed("password");
         record(
@@ -234,7 +243,6 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
         return Err(AppError::message("This account is suspended. Contact the operator of this portal."));
     }
 
-    throttle_store::clear(&state.db, &email_key).await?;
     let session = auth::session().await?;
     auth::begin(&session, account.account_id, &client).await?;
     record_sign_in(&state.db, account.account_id, now).await?;

@@ -5,6 +5,7 @@ mod authenticator;
 mod support;
 
 mod admin;
+mod attacks;
 mod contact;
 mod crash;
 mod gateway;

@@ -25,6 +25,8 @@ pub struct TestApp {
     /// The server's clock: `app.clock.advance(…)` instead of sleeping.
     pub clock: app::clock::Clock,
     pub config: std::sync::Arc<Config>,
+    /// The server's password hasher: `hasher.verifications()` counts the passwords it checked.
+    pub hasher: app::passwords::PasswordHasher,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     serving: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _data: tempfile::TempDir,
@@ -97,7 +99,7 @@ impl TestApp {
         adjust(&mut config);
         let state = server::startup::build_state(config).await.expect("server starts");
         let db = state.db.clone();
-        let (clock, config) = (state.clock.clone(), state.config.clone());
+        let (clock, config, hasher) = (state.clock.clone(), state.config.clone(), state.hasher.clone());
         let running = server::startup::Running::on(listener, state).expect("listener");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let serving = tokio::spawn(running.serve(async move {
@@ -112,6 +114,7 @@ impl TestApp {
             database_url,
             clock,
             config,
+            hasher,
             shutdown: Some(tx),
             serving: Some(serving),
             _data: data,
