@@ -56,16 +56,40 @@ where
                 let view_fn = view_fn.clone();
                 data.get().map(move |loaded| match loaded {
                     Ok(value) => view_fn(value).into_any(),
-                    Err(AppError::Unauthorized) => view! { <Redirect path="/signin" /> }.into_any(),
+                    Err(AppError::Unauthorized) => {
+                        let next = leptos_router::hooks::use_location().pathname.get_untracked();
+                        view! { <SeeOther path=sign_in_path(&next) /> }.into_any()
+                    }
                     Err(AppError::ConsentRequired) => {
                         let next = leptos_router::hooks::use_location().pathname.get_untracked();
-                        view! { <Redirect path=crate::consent::consent_path(&next) /> }.into_any()
+                        view! { <SeeOther path=crate::consent::consent_path(&next) /> }.into_any()
                     }
                     Err(e) => view! { <PageError error=e heading=heading /> }.into_any(),
                 })
             }}
         </Transition>
     }
+}
+
+/// Where a signed-out visitor of `next` is sent: the sign-in page, which comes back to `next`.
+pub fn sign_in_path(next: &str) -> String {
+    format!("/signin?next={}", crate::consent::safe_next(next))
+}
+
+/// Sends the visitor to `path`. On the server a real `303 See Other` with `Location` (a page
+/// this renders is never shown: browsers follow the status, with or without JavaScript); in the
+/// browser, the router's navigation.
+#[component]
+pub fn SeeOther(path: String) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::SEE_OTHER);
+        if let Ok(location) = http::HeaderValue::from_str(&path) {
+            response.insert_header(http::header::LOCATION, location);
+        }
+        return ().into_any();
+    }
+    view! { <Redirect path=path /> }.into_any()
 }
 
 /// Why a page cannot be shown, under `heading` when the page has no heading of its own without

@@ -335,7 +335,7 @@ pub fn AdminLogsPage() -> impl IntoView {
                         }.into_any()
                     }
                     Err(AppError::Invalid { .. }) => ().into_any(),
-                    Err(AppError::Unauthorized) => view! { <leptos_router::components::Redirect path="/signin" /> }.into_any(),
+                    Err(AppError::Unauthorized) => view! { <crate::ui::SeeOther path=crate::ui::sign_in_path("/admin/logs") /> }.into_any(),
                     Err(e) => view! { <PageError error=e /> }.into_any(),
                 })}
             </Transition>

@@ -303,7 +303,7 @@ pub fn ConsentPage() -> impl IntoView {
         <Title text="Updated terms" />
         <crate::ui::SignedInOnly data=pending heading="Updated terms" view_fn={move |docs: Vec<PendingDocument>| {
             if docs.is_empty() {
-                return view! { <leptos_router::components::Redirect path=next() /> }.into_any();
+                return view! { <crate::ui::SeeOther path=next() /> }.into_any();
             }
             view! {
                 <section class="card consent-card">

@@ -51,6 +51,8 @@ pub struct SecurityOverview {
     pub passkeys_available: bool,
     /// Seconds left to change credentials without confirming again (0: confirm first).
     pub change_window_seconds: i64,
+    /// No credential can be added before the address is confirmed.
+    pub email_confirmed: bool,
 }
 
 #[cfg(feature = "ssr")]
@@ -305,7 +307,7 @@ pub async fn passkey_sign_in_start() -> Result<String, AppError> {
 /// signature checked, the counter and backup state saved, and a new session begun. Throttled per
 /// client network like password sign-ins (ASVS 6.3.1, 6.1.3), in buckets of its own.
 #[server(prefix = "/rpc", endpoint = "passkey_sign_in_finish")]
-pub async fn passkey_sign_in_finish(credential: String) -> Result<String, AppError> {
+pub async fn passkey_sign_in_finish(credential: String, #[server(default)] next: String) -> Result<String, AppError> {
     use crate::accounts::store::{Account, find_account, record_sign_in};
     use crate::events::{
         kind,
@@ -422,7 +424,7 @@ pub async fn passkey_sign_in_finish(credential: String) -> Result<String, AppErr
         ),
     )
     .await;
-    Ok("/dashboard".into())
+    Ok(crate::consent::safe_next(&next).to_string())
 }
 
 /// "Confirm it's you" with a password, to open the few minutes in which credentials can change.
@@ -546,6 +548,7 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
         has_password: account.password_hash.is_some(),
         passkeys_available: state.webauthn.is_some(),
         change_window_seconds: crate::sessions::auth::seconds_left_to_change_credentials().await?,
+        email_confirmed: account.email_verified_at.is_some(),
     })
 }
 
@@ -554,7 +557,7 @@ pub async fn get_security_overview() -> Result<SecurityOverview, AppError> {
 #[server(prefix = "/rpc", endpoint = "add_passkey_start")]
 pub async fn add_passkey_start() -> Result<String, AppError> {
     let state = crate::state::AppState::current()?;
-    let account = crate::sessions::auth::require_recent_authentication().await?;
+    let account = crate::sessions::auth::require_confirmed_recent_authentication().await?;
     let webauthn = server::relying_party(&state)?;
     let existing = server::passkeys_of(&state, account.account_id).await?.into_iter().map(|(_, p)| p.cred_id().clone()).collect();
     let (options, registration) = webauthn
@@ -577,6 +580,9 @@ pub async fn add_passkey_finish(credential: String) -> Result<PasskeyInfo, AppEr
 
     let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
+    if account.email_verified_at.is_none() {
+        return Err(AppError::message(crate::sessions::CONFIRM_FIRST));
+    }
     let client = crate::client::current().await;
     let session = crate::sessions::auth::session().await?;
     let pending: server::AddPending = ceremony::take(&session, ceremony::Purpose::Add).await?;

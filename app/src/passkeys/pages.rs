@@ -53,10 +53,13 @@ fn go_to(path: &str) {
 #[component]
 pub fn PasskeySignIn() -> impl IntoView {
     let usable = passkeys_usable();
+    let query = leptos_router::hooks::use_query_map();
     let sign_in = Action::new_unsync(move |via_autofill: &bool| {
         let via_autofill = *via_autofill;
+        let next = query.read_untracked().get("next").unwrap_or_default();
         async move {
-            let result = run_ceremony(passkey_sign_in_start, passkey_sign_in_finish, false, via_autofill).await;
+            let finish = move |credential| passkey_sign_in_finish(credential, next);
+            let result = run_ceremony(passkey_sign_in_start, finish, false, via_autofill).await;
             if let Ok(path) = &result {
                 go_to(path);
             }
@@ -226,6 +229,8 @@ fn Security(
             {move || add_error().map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })}
             {move || if !overview.passkeys_available {
                 view! { <p class="hint">{UNAVAILABLE}</p> }.into_any()
+            } else if !overview.email_confirmed {
+                view! { <p class="hint">{crate::sessions::CONFIRM_FIRST}</p> }.into_any()
             } else if usable.get() {
                 view! {
                     <button type="button" class="primary" disabled=move || !can_change || add.pending().get()

@@ -45,6 +45,10 @@ impl SignedIn {
     }
 }
 
+/// Why an account with an unconfirmed address cannot add a passkey or a password.
+pub const CONFIRM_FIRST: &str =
+    "Confirm your email address first (use the link we sent you): until then no passkey or password can be added.";
+
 #[cfg(feature = "ssr")]
 pub mod auth {
     use tower_sessions::Session;
@@ -112,6 +116,17 @@ pub mod auth {
         Ok(account)
     }
 
+    /// Adding a credential (a passkey, a first password): a recent authentication, and a
+    /// confirmed address. Until the address is confirmed the account may be a stranger's, made
+    /// with someone else's address to wait for its owner.
+    pub async fn require_confirmed_recent_authentication() -> Result<Account, AppError> {
+        let account = require_recent_authentication().await?;
+        if account.email_verified_at.is_none() {
+            return Err(AppError::message(super::CONFIRM_FIRST));
+        }
+        Ok(account)
+    }
+
     /// Seconds left in this session's window for changing credentials (0 when closed).
     pub async fn seconds_left_to_change_credentials() -> Result<i64, AppError> {
         let session = session().await?;
@@ -160,8 +175,9 @@ pub mod auth {
 /// One message for every way a sign-in can fail (ASVS 6.3.8).
 pub const SIGN_IN_FAILED: &str = "The email or password is not correct.";
 
+/// `next`: the page the person was sent from to sign in (a path on this site; else the dashboard).
 #[server(prefix = "/rpc", endpoint = "sign_in")]
-pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
+pub async fn sign_in(email: String, password: String, #[server(default)] next: String) -> Result<(), AppError> {
     use crate::accounts::{
         normalize_email,
         store::{find_account_by_email, record_sign_in},
@@ -257,7 +273,7 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
         },
     )
     .await;
-    leptos_axum::redirect("/dashboard");
+    leptos_axum::redirect(crate::consent::safe_next(&next));
     Ok(())
 }
 
@@ -291,6 +307,8 @@ pub async fn sign_out() -> Result<(), AppError> {
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
+    let query = leptos_router::hooks::use_query_map();
+    let next = move || query.read().get("next").unwrap_or_default();
     let action = ServerAction::<SignIn>::new();
     let error = action_error(action);
     view! {
@@ -299,6 +317,7 @@ pub fn SignInPage() -> impl IntoView {
             <h1>"Sign in"</h1>
             <ActionForm action=action attr:novalidate="">
                 <FormError error=error />
+                <input type="hidden" name="next" prop:value=next value=next />
                 <label for="email">"Email"</label>
                 // "webauthn": the browser may offer passkeys in this field's suggestions.
                 <input id="email" name="email" type="email" autocomplete="username webauthn" required maxlength="254" />

@@ -48,7 +48,7 @@ fn assert_cookie_flags(what: &str, headers: &HeaderMap, https: bool) -> usize {
 }
 
 /// The route patterns of the app (app/src/lib.rs), so a page added there is checked here too.
-fn app_routes() -> Vec<String> {
+pub(crate) fn app_routes() -> Vec<String> {
     let source = include_str!("../../../app/src/lib.rs");
     let routes: Vec<String> =
         source.split("<Route path=path!(\"").skip(1).map(|rest| format!("/{}", rest.split('"').next().unwrap())).collect();

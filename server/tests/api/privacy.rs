@@ -28,7 +28,7 @@ on_both_backends! {
 
         // The dashboard sends the person to the interstitial, and comes back after.
         let res = app.client.get(app.url("/dashboard")).header("accept", "text/html").send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::FOUND);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert_eq!(res.headers()["location"], "/consent?next=/dashboard");
         let (status, _, message) = error_message(app.rpc("keys_overview", &[]).await).await;
         assert_eq!(status, StatusCode::FORBIDDEN);

@@ -144,8 +144,8 @@ on_both_backends! {
     async fn signed_out_visitors_are_sent_to_sign_in_and_get_401_from_account_functions(app: TestApp) {
         for path in ["/account", "/dashboard", "/security"] {
             let page = app.client.get(app.url(path)).header("accept", "text/html").send().await.unwrap();
-            assert_eq!(page.status(), StatusCode::FOUND, "{path}");
-            assert_eq!(page.headers()["location"], "/signin", "{path}");
+            assert_eq!(page.status(), StatusCode::SEE_OTHER, "{path}");
+            assert_eq!(page.headers()["location"], format!("/signin?next={path}").as_str(), "{path}");
         }
         let res = app.rpc("account_overview", &[]).await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
