@@ -31,7 +31,7 @@ async fn contact_messages_with_replies(
     account: &app::accounts::store::Account,
 ) -> Result<Vec<serde_json::Value>, sqlx::Error> {
     use app::contact::store::{messages_of_account, replies_of_messages};
-    let messages = messages_of_account(&state.db, account.account_id, &account.email_normalized).await?;
+    let messages = messages_of_account(&state.db, account.account_id, account.confirmed_email()).await?;
     let ids: Vec<_> = messages.iter().map(|m| m.contact_message_id).collect();
     let replies = replies_of_messages(&state.db, &ids).await?;
     Ok(messages
@@ -150,11 +150,13 @@ async fn account_json(
     response
 }
 
-/// One CSV field: quoted when needed, and a leading `= + - @` (which spreadsheets run as a
-/// formula) neutralised, since user agents and paths come from strangers.
+/// One CSV field, always quoted (a spreadsheet set to `;` as separator splits an unquoted field
+/// at its commas, and then reads a part that starts with `=` as a formula), and a leading
+/// `= + - @` (which spreadsheets run as a formula) neutralised, since user agents and paths come
+/// from strangers.
 pub fn csv_field(text: &str) -> String {
     let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_string() };
-    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
+    format!("\"{}\"", text.replace('"', "\"\""))
 }
 
 fn csv_line(fields: &[&str]) -> String {

@@ -27,6 +27,12 @@ impl Account {
     pub fn is_active(&self) -> bool {
         self.status == "active"
     }
+
+    /// The normalised address, once its owner has confirmed it: only then may anything be matched
+    /// to this account by address.
+    pub fn confirmed_email(&self) -> Option<&str> {
+        self.email_verified_at.is_some().then_some(self.email_normalized.as_str())
+    }
 }
 
 pub struct NewAccount<'a> {

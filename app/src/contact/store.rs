@@ -183,13 +183,15 @@ pub async fn replies_with_admins(db: &Db, message_id: Uuid) -> Result<Vec<ReplyW
         .bind(message_id).fetch_all(pool).await)
 }
 
-/// The messages someone sent: signed in as `account_id`, or from its address. Oldest first.
-pub async fn messages_of_account(db: &Db, account_id: Uuid, email_normalized: &str) -> Result<Vec<ContactMessageRow>, sqlx::Error> {
+/// The messages someone sent: signed in as `account_id`, or from `confirmed_email` (the
+/// account's address, only once confirmed: whoever merely typed an address into a sign-up
+/// form gets nobody's messages). Oldest first.
+pub async fn messages_of_account(db: &Db, account_id: Uuid, confirmed_email: Option<&str>) -> Result<Vec<ContactMessageRow>, sqlx::Error> {
     let sql = format!(
         "select {MESSAGE_COLUMNS} from contact_message where account_id = $1 or email_normalized = $2
          order by created_at, contact_message_id"
     );
-    on_db!(db, pool => sqlx::query_as::<_, ContactMessageRow>(&sql).bind(account_id).bind(email_normalized).fetch_all(pool).await)
+    on_db!(db, pool => sqlx::query_as::<_, ContactMessageRow>(&sql).bind(account_id).bind(confirmed_email).fetch_all(pool).await)
 }
 
 /// The replies to these messages, oldest first.
@@ -213,7 +215,7 @@ pub async fn replies_of_messages(db: &Db, message_ids: &[Uuid]) -> Result<Vec<Co
 }
 
 /// Deletes what [`messages_of_account`] finds; their replies go with them (cascade).
-pub async fn delete_messages_of_account_in(tx: &mut Tx, account_id: Uuid, email_normalized: &str) -> Result<u64, sqlx::Error> {
+pub async fn delete_messages_of_account_in(tx: &mut Tx, account_id: Uuid, confirmed_email: Option<&str>) -> Result<u64, sqlx::Error> {
     on_tx!(tx, conn => sqlx::query("delete from contact_message where account_id = $1 or email_normalized = $2")
-        .bind(account_id).bind(email_normalized).execute(conn).await.map(|r| r.rows_affected()))
+        .bind(account_id).bind(confirmed_email).execute(conn).await.map(|r| r.rows_affected()))
 }

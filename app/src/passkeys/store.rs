@@ -108,3 +108,8 @@ pub async fn remove_passkey_keeping_a_way_in(db: &Db, account_id: Uuid, passkey_
     tx.commit().await?;
     Ok(Removal::Deleted { name })
 }
+
+/// Deletes every passkey of the account (a reset that confirmed its address); returns how many.
+pub async fn delete_passkeys_of_account(db: &Db, account_id: Uuid) -> Result<u64, sqlx::Error> {
+    on_db!(db, pool => sqlx::query("delete from passkey where account_id = $1").bind(account_id).execute(pool).await.map(|r| r.rows_affected()))
+}

@@ -204,7 +204,9 @@ pub async fn request_password_reset(email: String) -> Result<String, AppError> {
         }
     }
     let account = find_account_by_email(&state.db, &email_normalized).await?.filter(|a| a.is_active());
-    if let Some(account) = account.as_ref().filter(|a| a.password_hash.is_none()) {
+    // Only a confirmed address's passkeys are its owner's: an unconfirmed passkey-only account
+    // may be a stranger's trap, and its reset link is how the owner takes the address back.
+    if let Some(account) = account.as_ref().filter(|a| a.password_hash.is_none() && a.email_verified_at.is_some()) {
         // A passkey-only account has no password to reset, and an emailed link must not become
         // a way around its passkeys (ASVS 6.4.3): the owner is told how to get in instead.
         let site = &state.config.site_name;
@@ -296,7 +298,13 @@ pub async fn reset_password(token: String, new_password: String) -> Result<(), A
     let new_hash = state.hasher.hash(&new_password).await.ok_or(AppError::Internal)?;
     set_password_hash(&state.db, account_id, &new_hash, now).await?;
     crate::sessions::store::delete_sessions_of_account(&state.db, account_id, None).await?;
-    // The link proved the mailbox, so the address is confirmed too.
+    // The link proved the mailbox, so the address is confirmed too. If this confirms it, every
+    // passkey made before is a stranger's until shown otherwise: only the new password stays.
+    let removed_passkeys = if account.email_verified_at.is_none() {
+        crate::passkeys::store::delete_passkeys_of_account(&state.db, account_id).await?
+    } else {
+        0
+    };
     crate::accounts::store::mark_email_verified(&state.db, account_id, now).await?;
     record(
         &state.db,
@@ -305,7 +313,7 @@ pub async fn reset_password(token: String, new_password: String) -> Result<(), A
             account_id: Some(account_id),
             actor_account_id: None,
             client: Some(&client),
-            detail: serde_json::Value::Null,
+            detail: serde_json::json!({ "confirmed_the_address": account.email_verified_at.is_none(), "passkeys_removed": removed_passkeys }),
         },
     )
     .await;
@@ -376,7 +384,7 @@ pub async fn set_password(new_password: String) -> Result<String, AppError> {
     };
 
     let state = crate::state::AppState::current()?;
-    let account = crate::sessions::auth::require_recent_authentication().await?;
+    let account = crate::sessions::auth::require_confirmed_recent_authentication().await?;
     if account.password_hash.is_some() {
         return Err(AppError::message("Your account already has a password: change it instead."));
     }

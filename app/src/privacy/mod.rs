@@ -29,7 +29,7 @@ pub async fn delete_account(confirm_email: String) -> Result<(), AppError> {
     let mut tx = state.db.begin().await?;
     KeyDirectory::announce(&mut tx, &change).await?;
     // Also the messages sent from this address while signed out.
-    crate::contact::store::delete_messages_of_account_in(&mut tx, account.account_id, &account.email_normalized).await?;
+    crate::contact::store::delete_messages_of_account_in(&mut tx, account.account_id, account.confirmed_email()).await?;
     let deleted = store::delete_account_in(&mut tx, account.account_id).await?;
     tx.commit().await?;
     state.keys.apply(&change);

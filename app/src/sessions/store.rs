@@ -89,18 +89,22 @@ impl SessionStore for DbSessionStore {
         }
     }
 
+    /// Updates the session's row, never inserts it: a row that is gone was ended (sign-out
+    /// everywhere, a reset, a suspension, an admin), and a request that was in flight meanwhile
+    /// must not bring it back. New sessions come through [`SessionStore::create`].
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let now = crate::db::now();
         let v = self.values(record)?;
-        on_db!(&self.db, pool => sqlx::query(
-            "insert into session (session_key_hash, account_id, data, ip, user_agent, expires_at, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $7)
-             on conflict (session_key_hash) do update set account_id = $2, data = $3, ip = $4, user_agent = $5,
-                 expires_at = $6, updated_at = $7")
+        let updated = on_db!(&self.db, pool => sqlx::query(
+            "update session set account_id = $2, data = $3, ip = $4, user_agent = $5, expires_at = $6, updated_at = $7
+             where session_key_hash = $1")
             .bind(&v.key).bind(v.account_id).bind(&v.data).bind(&v.ip).bind(&v.user_agent)
             .bind(Ts(v.expires_at)).bind(Ts(now))
             .execute(pool).await.map(|r| r.rows_affected()))
         .map_err(backend)?;
+        if updated == 0 {
+            tracing::debug!("a request ended after its session did: the session stays ended");
+        }
         Ok(())
     }
 
