@@ -55,7 +55,9 @@ impl Db {
                     std::fs::create_dir_all(parent)?;
                 }
             }
+            let file = options.get_filename().to_path_buf();
             let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+            owner_only(&file)?;
             Ok(Db::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)?;
@@ -90,6 +92,19 @@ impl Db {
     pub async fn close(&self) {
         on_db!(self, pool => pool.close().await)
     }
+}
+
+/// Makes the database file readable by the server's user only. SQLite gives its `-wal` and
+/// `-shm` files the database file's permissions, so they follow.
+fn owner_only(file: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    if file.is_file() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
 }
 
 /// True when the error is a UNIQUE violation, on either backend.

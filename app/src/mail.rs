@@ -1,6 +1,7 @@
 //! Outgoing mail. SMTP when `smtp_url` is set; otherwise every message is written as an `.eml`
-//! file under `<data_dir>/outbox/` and its link is logged, so a new installation can finish
-//! sign-up with no mail server. (That log line is the only place a link is ever logged.)
+//! file under `<data_dir>/outbox/` (readable by the server's user only) and the log says where,
+//! so a new installation can finish sign-up with no mail server. No link is ever logged: links
+//! carry tokens.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,13 +24,12 @@ pub enum MailError {
     Io(#[from] std::io::Error),
 }
 
-/// One message: plain text and HTML bodies, plus the link it carries (for the outbox log).
+/// One message: plain text and HTML bodies.
 pub struct Mail {
     pub to: String,
     pub subject: String,
     pub text: String,
     pub html: String,
-    pub link: Option<String>,
     /// Where answers go, when not to the sender (`mail_from` is often a no-reply address).
     pub reply_to: Option<String>,
 }
@@ -76,16 +76,31 @@ impl Mailer {
                 smtp.send(message).await?;
             }
             Transport::Outbox(dir) => {
-                tokio::fs::create_dir_all(dir).await?;
-                let name = format!("{}.eml", crate::db::new_id());
-                let path = dir.join(name);
-                tokio::fs::write(&path, message.formatted()).await?;
-                tracing::info!(path = %path.display(), subject = %mail.subject, link = mail.link.as_deref().unwrap_or("-"),
-                    "mail written to the outbox (set MAST_SMTP_URL to send it)");
+                let path = dir.join(format!("{}.eml", crate::db::new_id()));
+                write_private(dir, &path, message.formatted()).await?;
+                // Where it is, never what it says: its link may carry a reset or sign-in token.
+                tracing::info!(path = %path.display(), subject = %mail.subject, "mail written to the outbox (set MAST_SMTP_URL to send it)");
             }
         }
         Ok(())
     }
+}
+
+/// Writes an outbox file that only the server's user may read, in a folder only it may open.
+async fn write_private(dir: &std::path::Path, path: &std::path::Path, bytes: Vec<u8>) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut folder = tokio::fs::DirBuilder::new();
+    folder.recursive(true);
+    #[cfg(unix)]
+    folder.mode(0o700);
+    folder.create(dir).await?;
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path).await?;
+    file.write_all(&bytes).await?;
+    file.flush().await
 }
 
 /// Escapes text for the HTML part of a mail.
@@ -113,5 +128,5 @@ pub fn compose(to: &str, subject: &str, site: &str, paragraphs: &[&str], action:
     }
     text.push_str(&format!("— {site}\n"));
     html.push_str(&format!("<p style=\"color:#555\">— {}</p></div>", html_escape(site)));
-    Mail { to: to.to_string(), subject: subject.to_string(), text, html, link: action.map(|(_, l)| l.to_string()), reply_to: None }
+    Mail { to: to.to_string(), subject: subject.to_string(), text, html, reply_to: None }
 }

@@ -99,7 +99,7 @@ pub async fn observe(State(app): State<AppState>, req: Request, next: Next) -> R
     let access_log = tracing::enabled!(target: "mast::access", tracing::Level::DEBUG);
     let line = access_log.then(|| {
         let word = &app.config.api_key_prefix;
-        let path = if req.uri().path().split('/').any(|segment| app::api_keys::format::looks_like_key(word, segment)) {
+        let path = if crate::gateway::holds_key(req.uri().path(), word) {
             "(hidden: a key was in the URL)".to_string()
         } else {
             app::client::clean_text(req.uri().path(), 200)

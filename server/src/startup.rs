@@ -89,7 +89,8 @@ fn check_settings(config: &Config) -> Result<(), StartError> {
         return bad("max_connections must be at least 1".into());
     }
     if let Some(url) = &config.upstream_url {
-        crate::gateway::forward::Upstream::new(url, upstream_timeout(config)).map_err(StartError::Settings)?;
+        crate::gateway::forward::Upstream::new(url, upstream_timeout(config), config.session_cookie_name())
+            .map_err(StartError::Settings)?;
     }
     Ok(())
 }
@@ -142,6 +143,13 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
         }
     };
     std::fs::create_dir_all(&config.data_dir).map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+    // Secrets, mail with links and (by default) the database live here: for the server's user only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+    }
     let db = open_database(&config).await?;
     let keys = Arc::new(KeyDirectory::new(db.clone(), KeyHasher::from_config(&config)?));
     let mailer = Mailer::from_config(&config)?;
@@ -220,6 +228,7 @@ fn site_router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(app::provide_page_nonce, shell))
         .layer(bundle_compression())
         .layer(axum::middleware::from_fn(crate::rpc_status::set_error_status))
+        .layer(axum::middleware::from_fn(crate::rpc_status::redirects_carry_no_page))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::guard))
         .layer(axum::middleware::from_fn(crate::run_to_end::run_to_end))
@@ -276,7 +285,8 @@ impl Running {
             config.request_log_batch,
             std::time::Duration::from_millis(config.request_log_flush_ms),
         );
-        let upstream = config.upstream_url.as_deref().and_then(|url| Upstream::new(url, upstream_timeout(config)).ok());
+        let upstream =
+            config.upstream_url.as_deref().and_then(|url| Upstream::new(url, upstream_timeout(config), config.session_cookie_name()).ok());
         let gateway = Arc::new(Gateway { app: self.state.clone(), limiter: RateLimiter::default(), quotas, log: log.clone(), upstream });
         let draining = Draining::default();
         let app = router(self.state.clone(), gateway, draining.clone());

@@ -152,8 +152,14 @@ pub async fn roll(state: &AppState, account: &Account, key_id: Uuid, grace: Dura
         KeyState::Retiring { .. } => return Err(AppError::message(ALREADY_ROLLED)),
         KeyState::Revoked | KeyState::Expired => return Err(AppError::message(NOT_ACTIVE)),
     }
-    if account.email_verified_at.is_none() {
-        return Err(AppError::message(UNVERIFIED));
+    // With a grace period both keys work for a while: the new one counts against the cap like
+    // any other (else repeated rolls would hold any number of working keys).
+    if grace.is_zero() {
+        if account.email_verified_at.is_none() {
+            return Err(AppError::message(UNVERIFIED));
+        }
+    } else {
+        check_may_hold_another(&mut tx, account, now).await?;
     }
     let key_type = KeyType::parse(&old.key_type).unwrap_or(KeyType::Live);
     // The new key lives as long as the old one was meant to.

@@ -71,21 +71,34 @@ fn load_or_create(path: &Path) -> Result<SecretString, SecretError> {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let secret = hex::encode(bytes);
-    write_private(path, &secret).map_err(io)?;
-    tracing::info!(path = %path.display(), "generated the API key secret; back it up with the database");
-    Ok(SecretString::from(secret))
+    if write_private(path, &secret).map_err(io)? {
+        tracing::info!(path = %path.display(), "generated the API key secret; back it up with the database");
+        return Ok(SecretString::from(secret));
+    }
+    // Another instance made it first: its secret is the installation's.
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    if text.trim().len() < 32 {
+        return Err(SecretError::TooShort);
+    }
+    Ok(SecretString::from(text.trim().to_string()))
 }
 
-/// Creates the file readable by its owner only; never overwrites one (two instances starting at once).
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+/// Creates the file, readable by its owner only, whole or not at all: the text goes to a file of
+/// its own, which is then linked under `path` unless one is there already. False when another
+/// process made `path` first (two instances starting at once): theirs stays.
+fn write_private(path: &Path, text: &str) -> std::io::Result<bool> {
     use std::io::Write;
+    let draft = path.with_extension(format!("new-{}", uuid::Uuid::now_v7().simple()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(mut file) => file.write_all(text.as_bytes()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+    let written = options.open(&draft).and_then(|mut file| file.write_all(text.as_bytes()).and_then(|()| file.sync_all()));
+    let linked = written.and_then(|()| std::fs::hard_link(&draft, path));
+    let _ = std::fs::remove_file(&draft);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(e),
     }
 }
@@ -111,6 +124,22 @@ mod tests {
         let other = KeyHasher::new(b"another secret of at least thirty-two bytes").hash("mast_live_x");
         assert_ne!(first, other, "the hash depends on the secret");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn instances_creating_the_secret_at_once_all_use_the_one_that_was_made_first() {
+        for _ in 0..20 {
+            let dir = tempfile_dir();
+            let path = dir.join(SECRET_FILE);
+            let secrets: Vec<String> = std::thread::scope(|scope| {
+                let starts: Vec<_> = (0..6).map(|_| scope.spawn(|| load_or_create(&path).unwrap().expose_secret().to_string())).collect();
+                starts.into_iter().map(|s| s.join().unwrap()).collect()
+            });
+            assert!(secrets.iter().all(|s| s == &secrets[0] && s.len() == 64), "{secrets:?}");
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), secrets[0]);
+            assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no draft is left behind");
+            std::fs::remove_dir_all(dir).unwrap();
+        }
     }
 
     fn tempfile_dir() -> std::path::PathBuf {

@@ -13,8 +13,14 @@ use super::Granted;
 const HOP_BY_HOP: &[&str] =
     &["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"];
 
+/// Headers about the connection that only Mast may state towards the upstream: whatever a caller
+/// sends in them is dropped (Mast sets its own `X-Forwarded-For`).
+const PROXY_HEADERS: &[&str] = &["forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip"];
+
 pub struct Upstream {
     base: String,
+    /// The portal's session cookie: never passed to the upstream.
+    session_cookie: &'static str,
     client: reqwest::Client,
     /// Until the answer's status and headers; a body that streams slowly is the upstream's business.
     answer_within: Duration,
@@ -53,7 +59,7 @@ impl std::fmt::Display for NoAnswer {
 }
 
 impl Upstream {
-    pub fn new(url: &str, answer_within: Duration) -> Result<Upstream, String> {
+    pub fn new(url: &str, answer_within: Duration, session_cookie: &'static str) -> Result<Upstream, String> {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!("upstream_url must start with http:// or https:// (got {url:?})"));
         }
@@ -62,7 +68,7 @@ impl Upstream {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("cannot build the upstream client: {e}"))?;
-        Ok(Upstream { base: url.trim_end_matches('/').to_string(), client, answer_within })
+        Ok(Upstream { base: url.trim_end_matches('/').to_string(), session_cookie, client, answer_within })
     }
 
     /// `/api/v1/x?y` → `<upstream>/v1/x?y`, with the key removed and the caller named. The path
@@ -70,22 +76,7 @@ impl Upstream {
     pub async fn forward(&self, req: Request, granted: &Granted<'_>, client_ip: &str) -> Result<Response, NoAnswer> {
         let (parts, body) = req.into_parts();
         let url = upstream_url(&self.base, &parts.uri);
-        let mut headers = without_hop_by_hop(&parts.headers);
-        headers.remove(header::HOST);
-        headers.remove("x-api-key");
-        if granted.key_in_authorization {
-            headers.remove(header::AUTHORIZATION);
-        }
-        // Nobody may pose as Mast towards the upstream.
-        let spoofed: Vec<HeaderName> = headers.keys().filter(|n| n.as_str().starts_with("x-mast-")).cloned().collect();
-        for name in spoofed {
-            headers.remove(name);
-        }
-        for (name, value) in granted.identity_headers() {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                headers.insert(name, value);
-            }
-        }
+        let mut headers = self.request_headers(&parts.headers, granted);
         if let Ok(ip) = HeaderValue::from_str(client_ip) {
             headers.insert("x-forwarded-for", ip);
         }
@@ -98,6 +89,9 @@ impl Upstream {
         let mut response = Response::builder().status(answer.status());
         if let Some(h) = response.headers_mut() {
             *h = without_hop_by_hop(answer.headers());
+            // The answer is served from the portal's origin: a cookie set there would be the
+            // portal's, readable beside its session.
+            h.remove(header::SET_COOKIE);
         }
         Ok(response.body(Body::from_stream(answer.bytes_stream())).unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response()))
     }
@@ -137,6 +131,55 @@ pub fn stays_inside_base(path: &str) -> bool {
     }
     // Still changing after a third decoding: nobody sends that in good faith.
     false
+}
+
+impl Upstream {
+    /// The caller's headers as the upstream gets them: without hop-by-hop headers, the key, the
+    /// portal's session cookie and anything that poses as Mast or as a proxy hop (also spelt with
+    /// underscores, which some servers read as dashes); with the caller's identity.
+    fn request_headers(&self, sent: &HeaderMap, granted: &Granted<'_>) -> HeaderMap {
+        let mut headers = without_hop_by_hop(sent);
+        headers.remove(header::HOST);
+        headers.remove("x-api-key");
+        if granted.key_in_authorization {
+            headers.remove(header::AUTHORIZATION);
+        }
+        let spoofed: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| {
+                let dashed = name.as_str().replace('_', "-");
+                dashed.starts_with("x-mast-") || dashed == "x-api-key" || PROXY_HEADERS.contains(&dashed.as_str())
+            })
+            .cloned()
+            .collect();
+        for name in spoofed {
+            headers.remove(name);
+        }
+        let cookies = without_cookie(&headers, self.session_cookie);
+        headers.remove(header::COOKIE);
+        if let Some(cookies) = cookies {
+            headers.insert(header::COOKIE, cookies);
+        }
+        for (name, value) in granted.identity_headers() {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+        headers
+    }
+}
+
+/// Every cookie of the request but `name`, in one `Cookie` header; `None` when none is left.
+fn without_cookie(headers: &HeaderMap, name: &str) -> Option<HeaderValue> {
+    let kept: Vec<&str> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty() && pair.split('=').next().is_some_and(|n| n.trim() != name))
+        .collect();
+    (!kept.is_empty()).then(|| HeaderValue::from_str(&kept.join("; ")).ok()).flatten()
 }
 
 fn without_hop_by_hop(headers: &HeaderMap) -> HeaderMap {

@@ -178,16 +178,35 @@ const ALLOWED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 /// Query parameter names that mean "here is a key", whatever the value looks like.
 const KEY_PARAMS: &[&str] = &["api_key", "apikey", "api-key", "key", "access_token", "token", "x-api-key"];
 
-/// A key in the path or the query: refused, and the path is not logged as sent.
+/// A key anywhere in `text`, raw or percent-encoded once or twice (`/x/key=mast_live_…`,
+/// `mast%5Flive_…`), in any case.
+pub fn holds_key(text: &str, word: &str) -> bool {
+    let markers = [format!("{word}_live_"), format!("{word}_test_")];
+    let mut text = text.to_ascii_lowercase();
+    for _ in 0..3 {
+        if markers.iter().any(|m| text.contains(m.as_str())) {
+            return true;
+        }
+        let decoded = percent_encoding::percent_decode_str(&text).decode_utf8_lossy().to_ascii_lowercase();
+        if decoded == text {
+            return false;
+        }
+        text = decoded;
+    }
+    false
+}
+
+/// A key in the path or the query, or a query parameter whose name means "key": such a URL is
+/// refused, and neither the request log nor the access log keeps its path.
 fn key_in_url(uri: &http::Uri, word: &str) -> bool {
-    let in_path = uri.path().split('/').any(|segment| format::looks_like_key(word, segment));
-    let in_query = uri.query().is_some_and(|q| {
+    let key_param = |q: &str| {
         q.split('&').any(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            KEY_PARAMS.iter().any(|k| name.eq_ignore_ascii_case(k)) || format::looks_like_key(word, value)
+            let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+            let name = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
+            KEY_PARAMS.iter().any(|k| name.eq_ignore_ascii_case(k))
         })
-    });
-    in_path || in_query
+    };
+    holds_key(uri.path(), word) || uri.query().is_some_and(|q| holds_key(q, word) || key_param(q))
 }
 
 /// The key from `Authorization: Bearer` or `X-API-Key`; both must agree when both are sent.
@@ -400,8 +419,7 @@ async fn verify_inner(gw: &Gateway, peer: SocketAddr, req: Request) -> Response 
     let client = ClientInfo::from_parts(Some(peer), &headers, &gw.app.config.trusted_proxies);
     let route =
         asked.route.as_deref().map(|r| clean_text(r.split('?').next().unwrap_or(""), 200)).unwrap_or_else(|| "/v1/keys/verify".into());
-    let hide =
-        format::looks_like_key(&gw.app.config.api_key_prefix, &route) || route.contains(&format!("{}_", gw.app.config.api_key_prefix));
+    let hide = holds_key(&route, &gw.app.config.api_key_prefix) || route.contains(&format!("{}_", gw.app.config.api_key_prefix));
     let mut record = gw.record(
         asked.method.as_deref().unwrap_or("VERIFY"),
         if hide { logged_route(&http::Uri::from_static("/"), true) } else { route },
@@ -518,6 +536,12 @@ mod tests {
         assert!(key_in_url(&uri("/api/v1/echo?q=1&Token=abc"), "mast"));
         assert!(key_in_url(&uri("/api/v1/echo?x=mast_live_abc"), "mast"));
         assert!(key_in_url(&uri("/api/mast_test_abc/echo"), "mast"));
+        assert!(key_in_url(&uri("/api/x/key=mast_live_abc"), "mast"), "anywhere in a segment");
+        assert!(key_in_url(&uri("/api/x/mast%5Flive_abc"), "mast"), "percent-encoded");
+        assert!(key_in_url(&uri("/api/x/mast%255Ftest_abc"), "mast"), "encoded twice");
+        assert!(key_in_url(&uri("/api/x/MAST_LIVE_abc"), "mast"), "in capitals");
+        assert!(key_in_url(&uri("/api/v1/echo?q=x%3Dmast_live_abc"), "mast"));
+        assert!(key_in_url(&uri("/api/v1/echo?api%5Fkey=abc"), "mast"), "an encoded parameter name");
         assert!(!key_in_url(&uri("/api/v1/echo?q=mast"), "mast"));
         assert!(!key_in_url(&uri("/api/v1/echo"), "mast"));
     }

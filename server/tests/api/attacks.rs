@@ -377,3 +377,281 @@ async fn short_operator_and_metrics_tokens_stop_the_start() {
         assert!(err.contains(named) && err.contains("32 characters"), "{err}");
     }
 }
+
+/// The pages that need a signed-in person (all others are public).
+const SIGNED_IN_PAGES: &[&str] = &["/dashboard", "/account", "/keys", "/keys/:id", "/security", "/consent"];
+
+async fn page(client: &reqwest::Client, app: &TestApp, path: &str) -> reqwest::Response {
+    client.get(app.url(path)).header(reqwest::header::ACCEPT, "text/html").send().await.unwrap()
+}
+
+on_both_backends! {
+    async fn signed_out_visits_get_303_to_sign_in_non_admins_403_and_unknown_ids_404(app: TestApp) {
+        // Both keys are made on app.client, which stays signed in as the second: the developer.
+        let (_, _, others_key) = crate::keys::account_with_key(&app, "statuses-other").await;
+        let (developer_email, _, key_id) = crate::keys::account_with_key(&app, "statuses").await;
+        let developer = app.client.clone();
+        let (other, _) = crate::admin::admin_browser(&app).await;
+        let account_id = app.account_id(&developer_email).await.to_string();
+        let nobody = uuid::Uuid::now_v7().to_string();
+        let visitor = app.new_browser();
+        for route in crate::headers::app_routes() {
+            let signed_in_page = SIGNED_IN_PAGES.contains(&route.as_str()) || route.starts_with("/admin");
+            let paths: Vec<String> = match route.as_str() {
+                "/keys/:id" => vec![format!("/keys/{key_id}"), format!("/keys/{others_key}"), format!("/keys/{nobody}")],
+                "/admin/accounts/:id" => vec![format!("/admin/accounts/{account_id}"), format!("/admin/accounts/{nobody}")],
+                "/admin/messages/:id" => vec![format!("/admin/messages/{nobody}")],
+                other => vec![other.to_string()],
+            };
+            for path in paths {
+                let res = page(&visitor, &app, &path).await;
+                if signed_in_page {
+                    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path} for a visitor");
+                    let expected_location = format!("/signin?next={path}");
+                    assert_eq!(res.headers()["location"], expected_location.as_str(), "{path}");
+                    let body = res.text().await.unwrap();
+                    assert!(!body.contains("<form") && !body.contains("admin-nav"), "{path}: a visitor sees none of the page: {body}");
+                } else {
+                    assert_eq!(res.status(), StatusCode::OK, "{path} for a visitor");
+                }
+                let expected = match path.as_str() {
+                    // Nothing to accept: on to the dashboard.
+                    "/consent" => StatusCode::SEE_OTHER,
+                    p if p.starts_with("/admin") => StatusCode::FORBIDDEN,
+                    p if p == format!("/keys/{others_key}") || p == format!("/keys/{nobody}") => StatusCode::NOT_FOUND,
+                    _ => StatusCode::OK,
+                };
+                assert_eq!(page(&developer, &app, &path).await.status(), expected, "{path} for a developer");
+                let expected = match path.as_str() {
+                    "/consent" => StatusCode::SEE_OTHER,
+                    p if p.ends_with(&nobody) => StatusCode::NOT_FOUND,
+                    p if p.starts_with("/keys/") => StatusCode::NOT_FOUND,
+                    _ => StatusCode::OK,
+                };
+                assert_eq!(page(&other, &app, &path).await.status(), expected, "{path} for an admin");
+            }
+        }
+        // Signing in from the sign-in page a visitor was sent to leads back to where they were.
+        let back = visitor
+            .post(app.url("/rpc/sign_in"))
+            .header(reqwest::header::ACCEPT, "text/html")
+            .form(&[("email", developer_email.as_str()), ("password", PASSWORD), ("next", "/keys")])
+            .send()
+            .await
+            .unwrap();
+        assert!(back.status().is_redirection(), "{}", back.status());
+        assert_eq!(back.headers()["location"], "/keys");
+        let elsewhere = app
+            .new_browser()
+            .post(app.url("/rpc/sign_in"))
+            .header(reqwest::header::ACCEPT, "text/html")
+            .form(&[("email", developer_email.as_str()), ("password", PASSWORD), ("next", "//evil.example/x")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(elsewhere.headers()["location"], "/dashboard", "next never leads off the site");
+    }
+}
+
+on_both_backends! {
+    async fn ended_sessions_stay_ended_even_for_a_request_in_flight_when_they_ended(app: TestApp) {
+        let email = unique_email("resurrect");
+        app.verified_account(&email).await;
+        let account = app.account_id(&email).await;
+        // The revocation, as "sign out everywhere" or an admin does it, in a transaction held open
+        // while a request of the session is served: the request reads the session as it was...
+        let mut revocation = app.db.begin().await.unwrap();
+        app::on_tx!(&mut revocation, conn => sqlx::query("delete from session where account_id = $1").bind(account).execute(conn).await.unwrap().rows_affected());
+        let in_flight = tokio::spawn({
+            let (client, url) = (app.client.clone(), app.url("/dashboard"));
+            async move { client.get(url).header(reqwest::header::ACCEPT, "text/html").send().await.unwrap() }
+        });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        revocation.commit().await.unwrap();
+        // ...renders as signed in, and saves the session after it ended.
+        let page = in_flight.await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "the request read the session before it ended");
+        assert_eq!(app.count("session", "account_id", account).await, 0, "the ended session came back");
+        assert_eq!(app.viewer(&app.client).await, serde_json::Value::Null, "the browser is signed out");
+    }
+}
+
+on_both_backends! {
+    async fn pre_account_takeover_a_strangers_unconfirmed_account_gives_the_owner_back_only_their_password(app: TestApp) {
+        // A stranger signs up with the owner's address and signs in before anyone confirms it...
+        let owner = unique_email("owner");
+        let stranger = app.new_browser();
+        let sign_up = [("email", owner.as_str()), ("display_name", "Mallory"), ("password", PASSWORD), ("accept_terms", "on")];
+        assert_eq!(rpc_with(&stranger, &app.base, "sign_up", &sign_up).await.status(), StatusCode::OK);
+        let sign_in = [("email", owner.as_str()), ("password", PASSWORD)];
+        assert_eq!(rpc_with(&stranger, &app.base, "sign_in", &sign_in).await.status(), StatusCode::OK);
+        // ...and may not add a passkey to it.
+        let (status, _, message) = error_message(rpc_with(&stranger, &app.base, "add_passkey_start", &[]).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(message.contains("Confirm your email address first"), "{message}");
+
+        // A passkey-only sign-up with another person's address: the stranger's passkey works...
+        let second = unique_email("second-owner");
+        let mut strangers_device = Authenticator::new(&app.base);
+        let intruder = app.new_browser();
+        let made = crate::passkeys::passkey_sign_up(&app, &intruder, &mut strangers_device, &second).await;
+        assert_eq!(made.status(), StatusCode::OK);
+        assert_eq!(crate::passkeys::passkey_sign_in(&app, &intruder, &mut strangers_device).await.status(), StatusCode::OK);
+        let account = app.account_id(&second).await;
+        assert_eq!(app.count("passkey", "account_id", account).await, 1);
+        // ...until the address's owner resets the password: the link is mailed (the account has
+        // no password, but its passkey was never shown to be the owner's)...
+        app.new_browser().post(app.url("/rpc/request_password_reset")).form(&[("email", second.as_str())]).send().await.unwrap();
+        let token = crate::support::token_from(&crate::support::wait_for_mail(&second, "Reset your").await);
+        let new_password = "the owner's own passphrase";
+        let reset = rpc_with(&app.new_browser(), &app.base, "reset_password", &[("token", &token), ("new_password", new_password)]).await;
+        assert_eq!(reset.status(), StatusCode::OK);
+        // ...which confirms the address, removes the stranger's passkey and ends their session.
+        assert_eq!(app.count("passkey", "account_id", account).await, 0);
+        assert_eq!(app.viewer(&intruder).await, serde_json::Value::Null);
+        assert_eq!(crate::passkeys::passkey_sign_in(&app, &app.new_browser(), &mut strangers_device).await.status(), StatusCode::BAD_REQUEST);
+        let owners = app.new_browser();
+        assert_eq!(rpc_with(&owners, &app.base, "sign_in", &[("email", second.as_str()), ("password", new_password)]).await.status(), StatusCode::OK);
+        assert_eq!(app.viewer(&owners).await["verified"], true, "the address is confirmed");
+    }
+}
+
+on_both_backends! {
+    async fn contact_messages_go_only_to_a_confirmed_holder_of_the_address(app: TestApp) {
+        let owner = unique_email("contact-owner");
+        // The owner writes while signed out, before any account has the address.
+        crate::contact::send_ok(&app, &app.new_browser(), &owner, "Before I had an account").await;
+        // A stranger signs up with that address and never confirms it.
+        let stranger = app.new_browser();
+        let sign_up = [("email", owner.as_str()), ("display_name", "Mallory"), ("password", PASSWORD), ("accept_terms", "on")];
+        assert_eq!(rpc_with(&stranger, &app.base, "sign_up", &sign_up).await.status(), StatusCode::OK);
+        assert_eq!(rpc_with(&stranger, &app.base, "sign_in", &[("email", owner.as_str()), ("password", PASSWORD)]).await.status(), StatusCode::OK);
+        let export = stranger.get(app.url(app::privacy::EXPORT_PATH)).send().await.unwrap().text().await.unwrap();
+        assert!(!export.contains("Before I had an account"), "an unconfirmed holder exported someone's message");
+        let deleted = rpc_with(&stranger, &app.base, "delete_account", &[("confirm_email", owner.as_str())]).await;
+        assert_eq!(deleted.status(), StatusCode::OK, "the stranger may delete their account");
+        assert_eq!(app.count_all("contact_message").await, 1, "but not the message of the address's owner");
+        // Whoever confirms the address sees it.
+        let confirmed = app.new_browser();
+        app.verified_account_in(&confirmed, &owner).await;
+        let export = confirmed.get(app.url(app::privacy::EXPORT_PATH)).send().await.unwrap().text().await.unwrap();
+        assert!(export.contains("Before I had an account"), "the confirmed holder's export holds the message");
+    }
+}
+
+on_both_backends! {
+    async fn rolling_keys_with_a_grace_period_cannot_hold_more_than_the_cap(app: TestApp) {
+        let email = unique_email("roll-cap");
+        app.verified_account(&email).await;
+        let mut newest = String::new();
+        for n in 0..app::api_keys::MAX_USABLE_KEYS {
+            newest = crate::keys::create_key(&app, &app.client, &format!("key {n}"), "live", "never").await.1;
+        }
+        // A roll whose old key keeps working would be key number 21.
+        let (status, _, message) = error_message(app.rpc("roll_key", &[("key_id", &newest), ("grace", "7d")]).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{message}");
+        assert!(message.contains("20 usable keys"), "{message}");
+        // A roll that stops the old key at once keeps the count, and is allowed.
+        let res = app.rpc("roll_key", &[("key_id", &newest), ("grace", "now")]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        // Still 20 usable: the next new key is refused.
+        let res = app.rpc("create_key", &[("label", "one more"), ("key_type", "live"), ("expires_in", "never")]).await;
+        assert_eq!(error_message(res).await.2, app::api_keys::TOO_MANY);
+    }
+}
+
+/// An upstream that answers with the headers it received, and tries to set a cookie.
+async fn upstream_echoing_headers() -> String {
+    let app = axum::Router::new().fallback(|headers: axum::http::HeaderMap| async move {
+        let seen: serde_json::Map<String, serde_json::Value> =
+            headers.iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_str().unwrap_or("?").to_string()))).collect();
+        ([("set-cookie", "mast_session=from-upstream; Path=/")], axum::Json(seen))
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+#[test]
+fn headers_to_the_upstream_name_no_proxy_hop_session_or_mast_spoof_and_it_cannot_set_cookies() {
+    crate::support::run(async {
+        let upstream = upstream_echoing_headers().await;
+        let app = TestApp::spawn_with(Backend::Sqlite, move |c| c.upstream_url = Some(upstream)).await.unwrap();
+        let (_, key, _) = crate::keys::account_with_key(&app, "upstream-headers").await;
+        let res = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{}/api/v1/whoami", app.addr.port()))
+            .header("x-api-key", &key)
+            .header("forwarded", "for=6.6.6.6;host=evil.example;proto=https")
+            .header("x-real-ip", "6.6.6.6")
+            .header("x-forwarded-host", "evil.example")
+            .header("x-forwarded-proto", "https")
+            .header("x_mast_plan", "enterprise")
+            .header("x_mast_account_id", "00000000-0000-0000-0000-000000000000")
+            .header("cookie", "mast_session=stolen-session-id; theme=dark")
+            .header("x-request-id", "kept")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.headers().get("set-cookie").is_none(), "an upstream cannot set cookies on the portal's origin");
+        let seen: serde_json::Value = res.json().await.unwrap();
+        for name in ["forwarded", "x-real-ip", "x-forwarded-host", "x-forwarded-proto", "x_mast_plan", "x_mast_account_id", "x-api-key"] {
+            assert!(seen.get(name).is_none(), "{name} reached the upstream: {seen}");
+        }
+        assert_eq!(seen["x-forwarded-for"], "127.0.0.1", "Mast's own hop");
+        assert_eq!(seen["x-mast-plan"], "free");
+        assert_eq!(seen["cookie"], "theme=dark", "the portal's session cookie stays with the portal");
+        assert_eq!(seen["x-request-id"], "kept");
+    });
+}
+
+#[test]
+fn a_key_anywhere_in_the_decoded_path_is_key_in_url_and_never_logged() {
+    crate::support::run(async {
+        let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+        let (_, key, _) = crate::keys::account_with_key(&app, "key-in-path").await;
+        let secret = &key[10..30];
+        for path in [
+            format!("/api/x/key={key}"),
+            format!("/api/x/{}", key.replacen('_', "%5F", 2)),
+            format!("/api/x/{}", key.replacen('_', "%255F", 1)),
+        ] {
+            let answer =
+                raw_request(&app, &format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"))
+                    .await;
+            assert!(answer.starts_with("HTTP/1.1 401") && answer.contains("\"key_in_url\""), "{path}: {answer}");
+        }
+        crate::support::wait_for_log(&app.db, 3).await;
+        let routes: Vec<String> = match &app.db {
+            app::db::Db::Sqlite(p) => sqlx::query_scalar("select route from request_log").fetch_all(p).await.unwrap(),
+            app::db::Db::Postgres(p) => sqlx::query_scalar("select route from request_log").fetch_all(p).await.unwrap(),
+        };
+        assert!(routes.iter().all(|r| !r.contains(secret) && r.starts_with("(hidden")), "{routes:?}");
+    });
+}
+
+#[test]
+fn the_data_folder_outbox_and_database_are_for_the_servers_user_only() {
+    use std::os::unix::fs::PermissionsExt;
+    crate::support::run(async {
+        let app = TestApp::spawn_with(Backend::Sqlite, |c| c.smtp_url = None).await.unwrap();
+        let email = unique_email("outbox");
+        app.sign_up(&email).await;
+        let data = app.config.data_dir.clone();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join("mast.db")), 0o600);
+        let outbox = data.join("outbox");
+        for _ in 0..50 {
+            if std::fs::read_dir(&outbox).is_ok_and(|mut d| d.next().is_some()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(mode(&outbox), 0o700);
+        let mail = std::fs::read_dir(&outbox).unwrap().next().expect("the confirmation mail").unwrap().path();
+        assert_eq!(mode(&mail), 0o600);
+        assert!(std::fs::read_to_string(&mail).unwrap().contains("token="), "the mail itself holds its link");
+    });
+}

@@ -270,7 +270,7 @@ on_both_backends! {
 
         // The owner's export: their requests, the key masked.
         let csv = app.get("/usage/export.csv?range=24h").await.text().await.unwrap();
-        assert!(csv.starts_with("period_start_utc,key_label,key,route,outcome,refusal_code,requests,mean_latency_ms\r\n"));
+        assert!(csv.starts_with("\"period_start_utc\",\"key_label\",\"key\",\"route\",\"outcome\",\"refusal_code\",\"requests\",\"mean_latency_ms\"\r\n"));
         assert!(csv.contains("/api/v1/secret-route"));
         assert!(csv.contains(&format!("{}…{}", &key[..14], &key[key.len() - 4..])));
         assert!(!csv.contains(&key));
@@ -280,10 +280,11 @@ on_both_backends! {
 #[test]
 fn csv_fields_are_quoted_and_formulas_neutralised() {
     use server::exports::csv_field;
-    assert_eq!(csv_field("plain"), "plain");
+    assert_eq!(csv_field("plain"), "\"plain\"", "every field is quoted, whatever the reader's separator");
+    assert_eq!(csv_field("a;=cmd|' /C calc'!A0"), "\"a;=cmd|' /C calc'!A0\"");
     assert_eq!(csv_field("a,b"), "\"a,b\"");
     assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
     assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-    assert_eq!(csv_field("+1"), "'+1");
-    assert_eq!(csv_field("@cmd"), "'@cmd");
+    assert_eq!(csv_field("+1"), "\"'+1\"");
+    assert_eq!(csv_field("@cmd"), "\"'@cmd\"");
 }
