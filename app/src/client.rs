@@ -61,14 +61,19 @@ impl ClientInfo {
 
     /// The client's network as throttles key it: the IPv4 address, or the IPv6 /64.
     pub fn network(&self) -> String {
-        match self.ip.parse::<IpAddr>() {
-            Ok(IpAddr::V6(v6)) => {
-                let s = v6.segments();
-                format!("{}/64", Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-            Ok(v4) => v4.to_string(),
-            Err(_) => self.ip.clone(),
+        network_of(&self.ip)
+    }
+}
+
+/// The network of the client at `ip`: the IPv4 address itself, or the /64 of an IPv6 one.
+pub fn network_of(ip: &str) -> String {
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{}/64", Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
         }
+        Ok(v4) => v4.to_string(),
+        Err(_) => ip.to_string(),
     }
 }
 

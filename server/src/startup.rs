@@ -287,7 +287,14 @@ impl Running {
         );
         let upstream =
             config.upstream_url.as_deref().and_then(|url| Upstream::new(url, upstream_timeout(config), config.session_cookie_name()).ok());
-        let gateway = Arc::new(Gateway { app: self.state.clone(), limiter: RateLimiter::default(), quotas, log: log.clone(), upstream });
+        let gateway = Arc::new(Gateway {
+            app: self.state.clone(),
+            limiter: RateLimiter::default(),
+            unknown_keys: Default::default(),
+            quotas,
+            log: log.clone(),
+            upstream,
+        });
         let draining = Draining::default();
         let app = router(self.state.clone(), gateway, draining.clone());
         let (signalled, grace_starts) = tokio::sync::oneshot::channel::<()>();

@@ -3,9 +3,9 @@
 //! through `NOTIFY mast_keys` sent in the changing transaction. Entries also expire after
 //! [`ENTRY_TTL`], a backstop for a listener that was down.
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
@@ -15,7 +15,8 @@ use super::store::{self, KeyLookup};
 use crate::db::{Db, Tx};
 
 pub const ENTRY_TTL: Duration = Duration::from_secs(30);
-/// More entries than this and the cache starts over (a flood of made-up keys cannot grow it).
+/// Entries kept at most; past it the least recently used goes. Keys in use are asked for all the
+/// time, so a flood of made-up keys evicts its own entries, not theirs.
 pub const MAX_ENTRIES: usize = 100_000;
 pub const CHANNEL: &str = "mast_keys";
 
@@ -51,14 +52,15 @@ pub struct KeyDirectory {
     db: Db,
     hasher: KeyHasher,
     /// By HMAC digest, not hex: the hot path then allocates nothing to look up.
-    entries: RwLock<HashMap<[u8; 32], Entry>>,
+    entries: Mutex<lru::LruCache<[u8; 32], Entry>>,
     /// Bumped by every forget: a look-up that raced with a change does not cache its stale answer.
     generation: AtomicU64,
 }
 
 impl KeyDirectory {
     pub fn new(db: Db, hasher: KeyHasher) -> KeyDirectory {
-        KeyDirectory { db, hasher, entries: RwLock::new(HashMap::new()), generation: AtomicU64::new(0) }
+        let capacity = NonZeroUsize::new(MAX_ENTRIES).unwrap_or(NonZeroUsize::MIN);
+        KeyDirectory { db, hasher, entries: Mutex::new(lru::LruCache::new(capacity)), generation: AtomicU64::new(0) }
     }
 
     pub fn hasher(&self) -> &KeyHasher {
@@ -68,21 +70,25 @@ impl KeyDirectory {
     /// The key and its account, or `None` for a key nobody holds.
     pub async fn find(&self, key: &str) -> Result<Option<Arc<KeyLookup>>, sqlx::Error> {
         let digest = self.hasher.digest(key);
-        if let Some(entry) = self.read().get(&digest)
-            && entry.fetched.elapsed() < ENTRY_TTL
-        {
-            return Ok(entry.found.clone());
+        if let Some(found) = self.cached(&digest) {
+            return Ok(found);
         }
         let generation = self.generation.load(Ordering::Acquire);
         let found = store::lookup(&self.db, &hex::encode(digest)).await?.map(Arc::new);
-        let mut entries = self.write();
+        let mut entries = self.lock();
         if self.generation.load(Ordering::Acquire) == generation {
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
-            }
-            entries.insert(digest, Entry { found: found.clone(), fetched: Instant::now() });
+            entries.put(digest, Entry { found: found.clone(), fetched: Instant::now() });
         }
         Ok(found)
+    }
+
+    /// The cached answer for `key`, when one is fresh: `Some(None)` is "nobody holds it".
+    pub fn cached_answer(&self, key: &str) -> Option<Option<Arc<KeyLookup>>> {
+        self.cached(&self.hasher.digest(key))
+    }
+
+    fn cached(&self, digest: &[u8; 32]) -> Option<Option<Arc<KeyLookup>>> {
+        self.lock().get(digest).filter(|entry| entry.fetched.elapsed() < ENTRY_TTL).map(|entry| entry.found.clone())
     }
 
     /// Tells the other instances, inside the transaction that makes the change (PostgreSQL
@@ -97,24 +103,31 @@ impl KeyDirectory {
     /// Forgets what the change makes stale.
     pub fn apply(&self, change: &Change) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        let mut entries = self.write();
+        let mut entries = self.lock();
         match change {
             Change::Key { key_hash } => match <[u8; 32]>::try_from(hex::decode(key_hash).unwrap_or_default()) {
                 Ok(digest) => {
-                    entries.remove(&digest);
+                    entries.pop(&digest);
                 }
                 // Not a hash of ours: forget everything rather than risk keeping a stale entry.
                 Err(_) => entries.clear(),
             },
             Change::Account { account_id } => {
-                entries.retain(|_, e| e.found.as_ref().is_none_or(|k| k.account_id != *account_id));
+                let stale: Vec<[u8; 32]> = entries
+                    .iter()
+                    .filter(|(_, e)| e.found.as_ref().is_some_and(|k| k.account_id == *account_id))
+                    .map(|(digest, _)| *digest)
+                    .collect();
+                for digest in stale {
+                    entries.pop(&digest);
+                }
             }
         }
     }
 
     pub fn forget_all(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        self.write().clear();
+        self.lock().clear();
     }
 
     /// On PostgreSQL, applies the changes other instances announce. When the connection drops,
@@ -162,12 +175,13 @@ impl KeyDirectory {
         });
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<[u8; 32], Entry>> {
-        self.entries.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, lru::LruCache<[u8; 32], Entry>> {
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<[u8; 32], Entry>> {
-        self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// How many entries the cache holds (for tests and figures).
+    pub fn cached_entries(&self) -> usize {
+        self.lock().len()
     }
 }
 

@@ -21,6 +21,50 @@ pub struct Window {
     pub period: u64,
 }
 
+/// Unknown keys a client network may present in a minute, on one instance.
+pub const UNKNOWN_KEYS_PER_MINUTE: u64 = 100;
+
+/// Unknown-key refusals per client network in the current minute, in this instance's memory
+/// (the networks seen last, at most 10,000). Each unknown key costs a database look-up; past the
+/// limit, keys the cache does not know are refused without one.
+pub struct UnknownKeys {
+    seen: Mutex<lru::LruCache<String, (i64, u64)>>,
+}
+
+impl Default for UnknownKeys {
+    fn default() -> Self {
+        UnknownKeys { seen: Mutex::new(lru::LruCache::new(std::num::NonZeroUsize::new(10_000).unwrap_or(std::num::NonZeroUsize::MIN))) }
+    }
+}
+
+impl UnknownKeys {
+    /// The window to answer with when `network` used up this minute's unknown keys.
+    pub fn exhausted(&self, network: &str, now: OffsetDateTime) -> Option<Window> {
+        let minute = now.unix_timestamp().div_euclid(60);
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let (window_minute, count) = *seen.get(network)?;
+        (window_minute == minute && count >= UNKNOWN_KEYS_PER_MINUTE).then(|| Window {
+            limit: UNKNOWN_KEYS_PER_MINUTE,
+            remaining: 0,
+            reset: (60 - now.unix_timestamp().rem_euclid(60)) as u64,
+            period: 60,
+        })
+    }
+
+    /// Counts one unknown key presented from `network`.
+    pub fn count(&self, network: &str, now: OffsetDateTime) {
+        let minute = now.unix_timestamp().div_euclid(60);
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        match seen.get_mut(network) {
+            Some((window_minute, count)) if *window_minute == minute => *count += 1,
+            Some(entry) => *entry = (minute, 1),
+            None => {
+                seen.put(network.to_string(), (minute, 1));
+            }
+        }
+    }
+}
+
 /// Fixed one-minute windows aligned to the clock (the same minutes as the rollup).
 #[derive(Default)]
 pub struct RateLimiter {

@@ -28,11 +28,12 @@ use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 
 use crate::request_log::{RequestLog, RequestRecord};
-use limits::{Quotas, RateLimiter, Window};
+use limits::{Quotas, RateLimiter, UnknownKeys, Window};
 
 pub struct Gateway {
     pub app: AppState,
     pub limiter: RateLimiter,
+    pub unknown_keys: UnknownKeys,
     pub quotas: Arc<Quotas>,
     pub log: RequestLog,
     pub upstream: Option<forward::Upstream>,
@@ -100,7 +101,7 @@ impl Refusal {
             "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
             "bad_path" => StatusCode::BAD_REQUEST,
             "account_suspended" | "account_unverified" | "consent_required" => StatusCode::FORBIDDEN,
-            "rate_limited" | "quota_exceeded" => StatusCode::TOO_MANY_REQUESTS,
+            "too_many_unknown_keys" | "rate_limited" | "quota_exceeded" => StatusCode::TOO_MANY_REQUESTS,
             "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }
@@ -118,6 +119,9 @@ impl Refusal {
             "missing_key" => "This API needs a key: send it in the Authorization header (Bearer) or X-API-Key.",
             "malformed_key" => "This is not an API key of this portal. Check that you copied the whole key.",
             "bad_checksum" => "This API key is mistyped: its checksum does not match. Copy it again.",
+            "too_many_unknown_keys" => {
+                "Too many keys that do not exist came from your network this minute. Retry after the number of seconds in Retry-After."
+            }
             "unknown_key" => "This API key does not exist.",
             "revoked_key" => "This API key was revoked. Use another key or create a new one.",
             "expired_key" => "This API key has expired. Create a new one.",
@@ -235,19 +239,32 @@ fn presented_key(headers: &HeaderMap) -> Result<(&str, bool), Refusal> {
 }
 
 impl Gateway {
-    /// Every check after the key has been taken from the request.
-    pub async fn check(&self, key: &str, now: OffsetDateTime) -> Result<Granted<'_>, Refusal> {
+    /// Every check after the key has been taken from the request. `network`: the caller's, when
+    /// unknown keys from it are limited (not for an operator's own gateway, which speaks for all
+    /// its callers).
+    pub async fn check(&self, key: &str, network: Option<&str>, now: OffsetDateTime) -> Result<Granted<'_>, Refusal> {
         let config = &self.app.config;
         match format::parse(&config.api_key_prefix, key) {
             Ok(_) => {}
             Err(FormatError::Malformed) => return Err(Refusal::new("malformed_key")),
             Err(FormatError::BadChecksum) => return Err(Refusal::new("bad_checksum")),
         }
+        if let Some(network) = network
+            && self.app.keys.cached_answer(key).is_none_or(|found| found.is_none())
+            && let Some(window) = self.unknown_keys.exhausted(network, now)
+        {
+            return Err(Refusal { window: Some(window), ..Refusal::new("too_many_unknown_keys") });
+        }
         let found = self.app.keys.find(key).await.map_err(|err| {
             tracing::error!(error = %err, "key look-up failed");
             Refusal::new("unavailable")
         })?;
-        let key = found.ok_or_else(|| Refusal::new("unknown_key"))?;
+        let Some(key) = found else {
+            if let Some(network) = network {
+                self.unknown_keys.count(network, now);
+            }
+            return Err(Refusal::new("unknown_key"));
+        };
         match key_state(key.revoked_at, key.expires_at, now) {
             KeyState::Active | KeyState::Retiring { .. } => {}
             KeyState::Revoked => return Err(Refusal::of("revoked_key", &key)),
@@ -317,7 +334,10 @@ async fn api(State(gw): State<Arc<Gateway>>, ConnectInfo(peer): ConnectInfo<Sock
         Err(Refusal::new("method_not_allowed"))
     } else {
         match presented_key(req.headers()) {
-            Ok((key, in_authorization)) => gw.check(key, now).await.map(|g| Granted { key_in_authorization: in_authorization, ..g }),
+            Ok((key, in_authorization)) => {
+                let network = app::client::network_of(&record.ip);
+                gw.check(key, Some(&network), now).await.map(|g| Granted { key_in_authorization: in_authorization, ..g })
+            }
             Err(refusal) => Err(refusal),
         }
     };
@@ -426,7 +446,7 @@ async fn verify_inner(gw: &Gateway, peer: SocketAddr, req: Request) -> Response 
         client,
         now,
     );
-    let answer = match gw.check(asked.key.trim(), now).await {
+    let answer = match gw.check(asked.key.trim(), None, now).await {
         Ok(granted) => {
             identify(&mut record, &granted.key);
             record.outcome = "accepted";

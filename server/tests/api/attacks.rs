@@ -655,3 +655,32 @@ fn the_data_folder_outbox_and_database_are_for_the_servers_user_only() {
         assert!(std::fs::read_to_string(&mail).unwrap().contains("token="), "the mail itself holds its link");
     });
 }
+
+#[test]
+fn made_up_keys_from_one_network_are_limited_and_real_keys_keep_working() {
+    crate::support::run(async {
+        let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+        let (_, key, _) = crate::keys::account_with_key(&app, "unknown-keys").await;
+        assert_eq!(crate::keys::call(&app, &key).await.status(), StatusCode::OK);
+        let made_up = |n: usize| app::api_keys::format::assemble("mast", app::api_keys::format::KeyType::Live, &format!("{n:0>30}"));
+        let limit = server::gateway::limits::UNKNOWN_KEYS_PER_MINUTE as usize;
+        for n in 0..limit {
+            let res = crate::keys::call(&app, &made_up(n)).await;
+            // The minute may turn meanwhile: then its count starts over, and no refusal comes early.
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "made-up key {n}");
+        }
+        let mut refused = None;
+        for n in limit..limit + 5 {
+            let res = crate::keys::call(&app, &made_up(n)).await;
+            if res.status() == StatusCode::TOO_MANY_REQUESTS {
+                refused = Some(res);
+                break;
+            }
+        }
+        let refused = refused.expect("past 100 unknown keys in a minute, the network waits");
+        assert!(refused.headers().contains_key("retry-after"));
+        let body: serde_json::Value = refused.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "too_many_unknown_keys");
+        assert_eq!(crate::keys::call(&app, &key).await.status(), StatusCode::OK, "a key in use still works from there");
+    });
+}
