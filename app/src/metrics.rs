@@ -46,6 +46,8 @@ pub struct Metrics {
     pub responses: Family<Response, Counter>,
     pub sign_in_failures: Family<SignInMethod, Counter>,
     pub sign_ins_throttled: Counter,
+    /// Refusals of anonymous requests past the ones kept as events (see `events::record_anonymous_refusal`).
+    pub refusals_unrecorded: Counter,
     pub request_log: RequestLogMetrics,
 }
 
@@ -62,6 +64,7 @@ impl Metrics {
         let responses = Family::<Response, Counter>::default();
         let sign_in_failures = Family::<SignInMethod, Counter>::default();
         let sign_ins_throttled = Counter::default();
+        let refusals_unrecorded = Counter::default();
         let request_log = RequestLogMetrics::default();
         registry.register("build", "The running version of Mast", Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]));
         registry.register("api_requests", "Protected API requests by outcome and refusal code", api_requests.clone());
@@ -72,11 +75,16 @@ impl Metrics {
             sign_in_failures.clone(),
         );
         registry.register("sign_ins_throttled", "Sign-ins refused because too many attempts failed", sign_ins_throttled.clone());
+        registry.register(
+            "refusals_unrecorded",
+            "Cross-site posts and contact-form bot hits refused past the ten an hour per network kept as events",
+            refusals_unrecorded.clone(),
+        );
         registry.register("request_log_written", "Request-log records written to the database", request_log.written.clone());
         registry.register("request_log_dropped", "Request-log records dropped (queue full or write failed)", request_log.dropped.clone());
         registry.register("request_log_failed_batches", "Request-log batches the database refused", request_log.failed_batches.clone());
         registry.register("request_log_queue_depth", "Request-log records waiting for the writer", request_log.queue_depth.clone());
-        Metrics { registry, api_requests, responses, sign_in_failures, sign_ins_throttled, request_log }
+        Metrics { registry, api_requests, responses, sign_in_failures, sign_ins_throttled, refusals_unrecorded, request_log }
     }
 
     pub fn sign_in_failed(&self, method: &'static str) {

@@ -1,10 +1,7 @@
 //! Response headers on every answer (ASVS V3.4, 14.3.2), the cross-origin guard on every
 //! state-changing request (ASVS 3.5), and [`crate::nul_guard`] on every request to the site.
 
-use app::events::{
-    kind,
-    store::{NewEvent, record},
-};
+use app::events::{kind, store::NewEvent};
 use app::state::AppState;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
@@ -26,17 +23,14 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
         let client = app::client::ClientInfo::from_parts(peer, req.headers(), &state.config.trusted_proxies);
         let path = app::client::clean_text(req.uri().path(), 200);
-        record(
-            &state.db,
-            NewEvent {
-                kind: kind::CSRF_REFUSED,
-                account_id: None,
-                actor_account_id: None,
-                client: Some(&client),
-                detail: serde_json::json!({ "path": path }),
-            },
-        )
-        .await;
+        let event = NewEvent {
+            kind: kind::CSRF_REFUSED,
+            account_id: None,
+            actor_account_id: None,
+            client: Some(&client),
+            detail: serde_json::json!({ "path": path }),
+        };
+        app::events::record_anonymous_refusal(&state, event, state.clock.now()).await;
         tracing::warn!(path, ip = client.ip, "refused a state-changing request from another origin");
         let res = (StatusCode::FORBIDDEN, "This request did not come from this site's pages, so it was refused.").into_response();
         return refused(res, &state);

@@ -298,7 +298,7 @@ pub async fn send_contact_message(
 
     // Only a bot fills a field nobody can see: it is told "sent" and learns nothing.
     if !website.is_empty() {
-        note(&state, spam("honeypot")).await;
+        crate::events::record_anonymous_refusal(&state, spam("honeypot"), now).await;
         leptos_axum::redirect(SENT_PAGE);
         return Ok(());
     }
@@ -313,11 +313,11 @@ pub async fn send_contact_message(
     match token::check(state.keys.hasher(), &form_token, now) {
         Ok(()) => {}
         Err(token::Refusal::TooQuick) => {
-            note(&state, spam("too_quick")).await;
+            crate::events::record_anonymous_refusal(&state, spam("too_quick"), now).await;
             return Err(AppError::message(TOO_QUICK));
         }
         Err(token::Refusal::Invalid) => {
-            note(&state, spam("bad_token")).await;
+            crate::events::record_anonymous_refusal(&state, spam("bad_token"), now).await;
             return Err(AppError::message(FORM_EXPIRED));
         }
     }

@@ -684,3 +684,21 @@ fn made_up_keys_from_one_network_are_limited_and_real_keys_keep_working() {
         assert_eq!(crate::keys::call(&app, &key).await.status(), StatusCode::OK, "a key in use still works from there");
     });
 }
+
+#[test]
+fn repeated_anonymous_refusals_are_counted_not_one_event_row_each() {
+    crate::support::run(async {
+        let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+        let evil = reqwest::Client::new();
+        for _ in 0..30 {
+            let res = evil.post(app.url("/rpc/sign_out")).header("origin", "https://evil.example").send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        }
+        let rows =
+            crate::support::scalar_i64(&app.db, &format!("select count(*) from event where kind = '{}'", app::events::kind::CSRF_REFUSED))
+                .await;
+        assert_eq!(rows, 10, "ten events an hour per network, not one per refusal");
+        let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("mast_refusals_unrecorded_total 20"), "{metrics}");
+    });
+}
