@@ -42,7 +42,7 @@ pub const SIGN_IN_PER_IP: Policy = Policy { free: 30, max_per_hour: 1000, max_de
 /// Mails a person can trigger for one address (resend verification, reset): a few, then slower.
 pub const MAIL_PER_ADDRESS: Policy = Policy { free: 3, max_per_hour: 10, max_delay: Duration::from_secs(30 * 60) };
 /// Sign-ups and email changes per client network: each sends a mail and costs a hash.
-pub const SIGN_UP_PER_CLIENT: Policy = Policy { free: 10, max_per_hour: 100, max_delay: Duration::from_secs(15 * 60) };
+pub const SIGN_UP_PER_CLIENT: Policy = Policy { free: 30, max_per_hour: 300, max_delay: Duration::from_secs(15 * 60) };
 
 /// How long an attempt past the free ones may hold its bucket before it is settled; only a
 /// process that died mid-attempt leaves a lease to run out.

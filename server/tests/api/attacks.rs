@@ -702,3 +702,20 @@ fn repeated_anonymous_refusals_are_counted_not_one_event_row_each() {
         assert!(metrics.contains("mast_refusals_unrecorded_total 20"), "{metrics}");
     });
 }
+
+on_both_backends! {
+    async fn the_email_change_answer_takes_as_long_for_a_taken_address_as_for_a_free_one(app: TestApp) {
+        let taken = unique_email("taken");
+        app.verified_account_in(&app.new_browser(), &taken).await;
+        app.verified_account(&unique_email("changer")).await;
+        let min = app::timing::ACCOUNT_LOOKUP_MIN;
+        for address in [taken.clone(), unique_email("free")] {
+            let started = std::time::Instant::now();
+            let res = app.rpc("request_email_change", &[("new_email", address.as_str())]).await;
+            assert_eq!(res.status(), StatusCode::OK, "{address}");
+            let answer: String = res.json().await.unwrap();
+            assert!(answer.starts_with(&format!("If {address} can be used")), "the same answer: {answer}");
+            assert!(started.elapsed() >= min, "{address} answered in {:?}", started.elapsed());
+        }
+    }
+}
