@@ -326,24 +326,7 @@ pub async fn passkey_sign_in_finish(credential: String, #[server(default)] next:
     // never block a passkey).
     let pass = match throttle::attempt(&state.db, &[throttle::passkey_bucket(&client)], now).await? {
         Ok(pass) => pass,
-        Err(refused) => {
-            state.metrics.sign_ins_throttled.inc();
-            record(
-                &state.db,
-                NewEvent {
-                    kind: kind::SIGN_IN_THROTTLED,
-                    account_id: None,
-                    actor_account_id: None,
-                    client: Some(&client),
-                    detail: serde_json::json!({ "scope": refused.scope, "method": "passkey" }),
-                },
-            )
-            .await;
-            return Err(AppError::TooManyRequests(format!(
-                "Too many sign-in attempts. Try again {}.",
-                throttle::describe_wait(refused.wait)
-            )));
-        }
+        Err(refused) => return Err(crate::sessions::auth::sign_in_throttled(&state, &client, refused, "passkey").await),
     };
 
     // The outer error is the server's (the database); the inner one a refused passkey.

@@ -146,6 +146,32 @@ pub mod auth {
         Ok(())
     }
 
+    /// A sign-in the throttle refused: counted, recorded (ASVS 16.3.3), and the message to show.
+    pub async fn sign_in_throttled(
+        state: &AppState,
+        client: &ClientInfo,
+        refused: crate::throttle::Refused,
+        method: &'static str,
+    ) -> AppError {
+        use crate::events::{
+            kind,
+            store::{NewEvent, record},
+        };
+        state.metrics.sign_ins_throttled.inc();
+        record(
+            &state.db,
+            NewEvent {
+                kind: kind::SIGN_IN_THROTTLED,
+                account_id: None,
+                actor_account_id: None,
+                client: Some(client),
+                detail: serde_json::json!({ "scope": refused.scope, "method": method }),
+            },
+        )
+        .await;
+        AppError::TooManyRequests(format!("Too many sign-in attempts. Try again {}.", crate::throttle::describe_wait(refused.wait)))
+    }
+
     /// Starts an authenticated session: a new id (ASVS 7.2.4), the account, the client.
     pub async fn begin(session: &Session, account_id: uuid::Uuid, client: &ClientInfo) -> Result<(), AppError> {
         let signed_in = SignedIn { account_id, signed_in_at: crate::db::now().unix_timestamp(), reauthenticated_at: None };
@@ -199,24 +225,7 @@ pub async fn sign_in(email: String, password: String, #[server(default)] next: S
     // Counted before the password is checked: concurrent guesses cannot all pass a read.
     let pass = match throttle::attempt(&state.db, &buckets, now).await? {
         Ok(pass) => pass,
-        Err(refused) => {
-            state.metrics.sign_ins_throttled.inc();
-            record(
-                &state.db,
-                NewEvent {
-                    kind: kind::SIGN_IN_THROTTLED,
-                    account_id: None,
-                    actor_account_id: None,
-                    client: Some(&client),
-                    detail: serde_json::json!({ "scope": refused.scope, "method": "password" }),
-                },
-            )
-            .await;
-            return Err(AppError::TooManyRequests(format!(
-                "Too many sign-in attempts. Try again {}.",
-                throttle::describe_wait(refused.wait)
-            )));
-        }
+        Err(refused) => return Err(auth::sign_in_throttled(&state, &client, refused, "password").await),
     };
 
     let account = find_account_by_email(&state.db, &email_normalized).await?;
