@@ -125,6 +125,33 @@ mod hashing {
             LazyLock::force(&DUMMY_HASH);
         }
     }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_burst_of_sign_ups_leaves_sign_in_a_hashing_slot() {
+            let hasher = PasswordHasher::new(2);
+            let sign_ups: Vec<_> = (0..6)
+                .map(|n| {
+                    let hasher = hasher.clone();
+                    tokio::spawn(async move { hasher.hash(&format!("a new password {n}")).await })
+                })
+                .collect();
+            // However the burst is scheduled, new hashes never hold more than half the slots.
+            let mut fewest_free = usize::MAX;
+            while sign_ups.iter().any(|t| !t.is_finished()) {
+                fewest_free = fewest_free.min(hasher.permits.available_permits());
+                tokio::task::yield_now().await;
+            }
+            assert_eq!(fewest_free, 1, "one slot stayed free for sign-in throughout");
+            for sign_up in sign_ups {
+                assert!(sign_up.await.unwrap().is_some());
+            }
+            assert!(!hasher.verify("wrong", None).await, "and sign-in is served");
+        }
+    }
 }
 
 #[cfg(all(test, feature = "ssr"))]

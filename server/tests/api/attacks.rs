@@ -719,3 +719,21 @@ on_both_backends! {
         }
     }
 }
+
+on_both_backends! {
+    async fn sign_ups_are_throttled_per_address_and_mail_a_stranger_only_a_few_times(app: TestApp) {
+        let victim = unique_email("signup-flood");
+        let form = [("email", victim.as_str()), ("display_name", "Hello, click evil.example"), ("password", PASSWORD), ("accept_terms", "on")];
+        let statuses: Vec<StatusCode> =
+            join_all((0..20).map(|_| async { rpc_with(&app.new_browser(), &app.base, "sign_up", &form).await.status() })).await;
+        let limit = (app::throttle::MAIL_PER_ADDRESS.free + 1) as usize;
+        let accepted = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+        let throttled = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+        assert!((1..=limit).contains(&accepted), "{statuses:?}");
+        assert_eq!(accepted + throttled, statuses.len(), "{statuses:?}");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(mails_to(&victim).await.len() <= limit, "at most {limit} mails to an address nobody confirmed");
+        // Another address from the same network still signs up.
+        assert_eq!(app.sign_up(&unique_email("signup-other")).await.status(), StatusCode::OK);
+    }
+}
