@@ -82,16 +82,6 @@ pub fn clean_text(text: &str, max: usize) -> String {
     text.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
-/// The client of the request being served by a server function.
-#[cfg(feature = "ssr")]
-pub async fn current() -> ClientInfo {
-    use axum::extract::ConnectInfo;
-    let trusted = leptos::prelude::use_context::<crate::state::AppState>().map(|s| s.config.trusted_proxies.clone()).unwrap_or_default();
-    let headers: HeaderMap = leptos_axum::extract().await.unwrap_or_default();
-    let peer = leptos_axum::extract::<ConnectInfo<SocketAddr>>().await.ok().map(|c| c.0);
-    ClientInfo::from_parts(peer, &headers, &trusted)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,3 +47,13 @@ impl AppState {
         });
     }
 }
+
+/// The client of the request being served by a server function: `X-Forwarded-For` is read only
+/// from the configured trusted proxies. (Here rather than in `client`, which knows no settings.)
+pub async fn current_client() -> crate::client::ClientInfo {
+    use axum::extract::ConnectInfo;
+    let trusted = leptos::prelude::use_context::<AppState>().map(|s| s.config.trusted_proxies.clone()).unwrap_or_default();
+    let headers: http::HeaderMap = leptos_axum::extract().await.unwrap_or_default();
+    let peer = leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>().await.ok().map(|c| c.0);
+    crate::client::ClientInfo::from_parts(peer, &headers, &trusted)
+}

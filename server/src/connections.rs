@@ -119,6 +119,21 @@ impl StandingStill {
     }
 }
 
+impl StandingStill {
+    /// A write that moved bytes moves the clock on; one that waits may have waited too long.
+    fn after_write(&mut self, cx: &mut Context<'_>, written: Poll<std::io::Result<usize>>) -> Poll<std::io::Result<usize>> {
+        match written {
+            Poll::Ready(result) => {
+                if matches!(result, Ok(n) if n > 0) {
+                    self.last_moved = Instant::now();
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => self.check_still(cx).map(Err),
+        }
+    }
+}
+
 impl AsyncRead for StandingStill {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
@@ -138,28 +153,14 @@ impl AsyncRead for StandingStill {
 impl AsyncWrite for StandingStill {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.stream).poll_write(cx, data) {
-            Poll::Ready(result) => {
-                if matches!(result, Ok(n) if n > 0) {
-                    this.last_moved = Instant::now();
-                }
-                Poll::Ready(result)
-            }
-            Poll::Pending => this.check_still(cx).map(Err),
-        }
+        let written = Pin::new(&mut this.stream).poll_write(cx, data);
+        this.after_write(cx, written)
     }
 
     fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[std::io::IoSlice<'_>]) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.stream).poll_write_vectored(cx, bufs) {
-            Poll::Ready(result) => {
-                if matches!(result, Ok(n) if n > 0) {
-                    this.last_moved = Instant::now();
-                }
-                Poll::Ready(result)
-            }
-            Poll::Pending => this.check_still(cx).map(Err),
-        }
+        let written = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        this.after_write(cx, written)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -179,6 +180,10 @@ impl AsyncWrite for StandingStill {
 /// slowly it drips. A body that does not fails to read, which the pages and server functions
 /// answer as bad input.
 pub async fn body_deadline(axum::extract::State(limit): axum::extract::State<Duration>, req: Request, next: Next) -> Response {
+    // Most site requests (pages) have no body: nothing to wait for, no timer to set.
+    if http_body::Body::is_end_stream(req.body()) {
+        return next.run(req).await;
+    }
     let (parts, body) = req.into_parts();
     let body = axum::body::Body::new(DeadlineBody { inner: body, deadline: Box::pin(tokio::time::sleep(limit)) });
     next.run(Request::from_parts(parts, body)).await

@@ -30,7 +30,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
             client: Some(&client),
             detail: serde_json::json!({ "path": path }),
         };
-        app::events::record_anonymous_refusal(&state, event, state.clock.now()).await;
+        app::events::record_anonymous_refusal(&state.db, &state.metrics.refusals_unrecorded, event, state.clock.now()).await;
         tracing::warn!(path, ip = client.ip, "refused a state-changing request from another origin");
         let res = (StatusCode::FORBIDDEN, "This request did not come from this site's pages, so it was refused.").into_response();
         return refused(res, &state);

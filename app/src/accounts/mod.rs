@@ -235,7 +235,7 @@ pub async fn sign_up(
 ) -> Result<(), AppError> {
     let started = tokio::time::Instant::now();
     let state = crate::state::AppState::current()?;
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
 
     let profile = check_profile(&email, &display_name, organisation, country)?;
     crate::passwords::check_policy(&password, &email, &state.config.site_name).map_err(|m| AppError::invalid("password", m))?;

@@ -38,7 +38,7 @@ pub async fn update_profile(display_name: String, organisation: Option<String>, 
         state.clock.now(),
     )
     .await?;
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     // Which fields changed, not their values: the event log keeps no profile data.
     crate::events::store::record(
         &state.db,
@@ -65,7 +65,7 @@ pub async fn request_email_change(new_email: String) -> Result<String, AppError>
         return Err(AppError::invalid("new_email", "This is already your email address."));
     }
     let answer = format!("If {new_email} can be used, we sent it a link. Your address changes when you follow it (within 24 hours).");
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     let now = state.clock.now();
     // Each request mails two addresses: counted per account and per new address first.
     let buckets = [
@@ -147,7 +147,7 @@ pub async fn confirm_email_change(token: String) -> Result<String, AppError> {
     for purpose in [crate::passwords::RESET_PURPOSE, crate::email_verification::PURPOSE] {
         store::void_email_tokens(&state.db, account_id, purpose, now).await?;
     }
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     crate::events::store::record(&state.db, NewEvent::by_account(kind::EMAIL_CHANGED, account_id, &client, serde_json::json!({}))).await;
     let site = &state.config.site_name;
     state.send_mail_later(crate::mail::compose(

@@ -147,7 +147,7 @@ pub mod guard {
         crate::sessions::auth::no_store();
         if account.role != "admin" {
             let state = crate::state::AppState::current()?;
-            let client = crate::client::current().await;
+            let client = crate::state::current_client().await;
             crate::events::store::record(
                 &state.db,
                 crate::events::store::NewEvent::by_account(
@@ -362,7 +362,7 @@ async fn record_admin_action(
     kind: &str,
     detail: serde_json::Value,
 ) {
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     crate::events::store::record(
         &state.db,
         crate::events::store::NewEvent {

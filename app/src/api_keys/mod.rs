@@ -105,7 +105,7 @@ pub async fn create_key(label: String, key_type: String, expires_in: String) -> 
     let label = issue::check_label(&label)?;
     let key_type = format::KeyType::parse(&key_type).ok_or_else(|| AppError::invalid("key_type", "Choose live or test."))?;
     let lifetime = issue::parse_expiry(&expires_in)?;
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     issue::create(&state, &account, &label, key_type, lifetime, &client).await
 }
 
@@ -116,7 +116,7 @@ pub async fn roll_key(key_id: String, grace: String) -> Result<IssuedKey, AppErr
     let account = crate::sessions::auth::require_account().await?;
     let key_id = uuid::Uuid::parse_str(&key_id).map_err(|_| AppError::NotFound)?;
     let grace = issue::parse_grace(&grace)?;
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     issue::roll(&state, &account, key_id, grace, &client).await
 }
 
@@ -126,7 +126,7 @@ pub async fn revoke_key(key_id: String) -> Result<(), AppError> {
     let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
     let key_id = uuid::Uuid::parse_str(&key_id).map_err(|_| AppError::NotFound)?;
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     match issue::revoke(&state, account.account_id, key_id, issue::Revoker::Owner(&client)).await? {
         issue::Revoked::Now { .. } | issue::Revoked::Already => Ok(()),
         issue::Revoked::NotFound => Err(AppError::NotFound),
@@ -141,6 +141,6 @@ pub async fn email_me_a_key() -> Result<(), AppError> {
     if !state.config.email_api_keys {
         return Err(AppError::message("This portal does not send keys by email."));
     }
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     issue::mail_a_new_key(&state, &account, &client, "Key sent by email").await
 }

@@ -224,7 +224,7 @@ pub async fn accept_documents(next: String, accept: Option<String>) -> Result<()
     if !matches!(accept.as_deref(), Some("on" | "true")) {
         return Err(AppError::invalid("accept", "Tick the box to accept, or sign out if you do not agree."));
     }
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     let now = state.clock.now();
     let pending = store::pending_documents(&state.db, account.account_id).await?;
     if !pending.is_empty() {

@@ -286,7 +286,7 @@ pub async fn send_contact_message(
     use crate::throttle::{self, Bucket};
 
     let state = crate::state::AppState::current()?;
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     let now = state.clock.now();
     let spam = |reason: &'static str| NewEvent {
         kind: kind::CONTACT_SPAM_REFUSED,
@@ -298,7 +298,7 @@ pub async fn send_contact_message(
 
     // Only a bot fills a field nobody can see: it is told "sent" and learns nothing.
     if !website.is_empty() {
-        crate::events::record_anonymous_refusal(&state, spam("honeypot"), now).await;
+        crate::events::record_anonymous_refusal(&state.db, &state.metrics.refusals_unrecorded, spam("honeypot"), now).await;
         leptos_axum::redirect(SENT_PAGE);
         return Ok(());
     }
@@ -313,11 +313,11 @@ pub async fn send_contact_message(
     match token::check(state.keys.hasher(), &form_token, now) {
         Ok(()) => {}
         Err(token::Refusal::TooQuick) => {
-            crate::events::record_anonymous_refusal(&state, spam("too_quick"), now).await;
+            crate::events::record_anonymous_refusal(&state.db, &state.metrics.refusals_unrecorded, spam("too_quick"), now).await;
             return Err(AppError::message(TOO_QUICK));
         }
         Err(token::Refusal::Invalid) => {
-            crate::events::record_anonymous_refusal(&state, spam("bad_token"), now).await;
+            crate::events::record_anonymous_refusal(&state.db, &state.metrics.refusals_unrecorded, spam("bad_token"), now).await;
             return Err(AppError::message(FORM_EXPIRED));
         }
     }
@@ -445,7 +445,7 @@ async fn record_admin_action(
     message: &store::ContactMessageRow,
     kind: &str,
 ) {
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     note(
         state,
         crate::events::store::NewEvent {

@@ -79,7 +79,7 @@ pub async fn confirm_email(token: String) -> Result<(), AppError> {
     }
     let account_id = store::consume_email_token(&state.db, PURPOSE, &tokens::hash_token(&token), now).await?.ok_or_else(invalid)?;
     crate::accounts::store::mark_email_verified(&state.db, account_id, now).await?;
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     record(
         &state.db,
         NewEvent {
@@ -122,7 +122,7 @@ pub async fn resend_verification() -> Result<String, AppError> {
     })?;
     pass.keep(&state.db, now).await?;
     send_verification(&state, &account).await?;
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     record(
         &state.db,
         NewEvent {

@@ -6,22 +6,28 @@ pub mod store;
 
 /// Refusals of anonymous requests that anyone can repeat without end (cross-site posts, bot hits
 /// of the contact form): the first ten an hour per kind and client network are events, the rest
-/// are only counted (`mast_refusals_unrecorded_total`), so they cannot fill the event table.
+/// are only counted in `unrecorded` (`mast_refusals_unrecorded_total`), so they cannot fill the
+/// event table.
 #[cfg(feature = "ssr")]
-pub async fn record_anonymous_refusal(state: &crate::state::AppState, event: store::NewEvent<'_>, now: time::OffsetDateTime) {
+pub async fn record_anonymous_refusal(
+    db: &crate::db::Db,
+    unrecorded: &prometheus_client::metrics::counter::Counter,
+    event: store::NewEvent<'_>,
+    now: time::OffsetDateTime,
+) {
     use crate::throttle::{self, Bucket, Policy};
     const KEPT: Policy = Policy { free: 10, max_per_hour: 10, max_delay: std::time::Duration::from_secs(3600) };
     let network = event.client.map(|c| c.network()).unwrap_or_default();
     let bucket = Bucket::new("ip", format!("event:{}:{network}", event.kind), KEPT);
-    match throttle::attempt(&state.db, &[bucket], now).await {
+    match throttle::attempt(db, &[bucket], now).await {
         Ok(Ok(pass)) => {
-            if let Err(err) = pass.keep(&state.db, now).await {
+            if let Err(err) = pass.keep(db, now).await {
                 tracing::error!(error = %err, "could not count a refusal");
             }
-            store::record(&state.db, event).await;
+            store::record(db, event).await;
         }
         Ok(Err(_)) => {
-            state.metrics.refusals_unrecorded.inc();
+            unrecorded.inc();
         }
         Err(err) => tracing::error!(error = %err, "could not count a refusal"),
     }

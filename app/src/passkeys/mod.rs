@@ -256,7 +256,7 @@ pub async fn passkey_sign_up_start(
     let profile = check_profile(&email, &display_name, organisation, country)?;
     check_acceptance(accept_terms.as_deref())?;
     let webauthn = server::relying_party(&state)?;
-    count_sign_up(&state, &profile.email, &crate::client::current().await).await?;
+    count_sign_up(&state, &profile.email, &crate::state::current_client().await).await?;
     let account_id = crate::db::new_id();
     let (options, registration) =
         webauthn.start_passkey_registration(account_id, &profile.email, &profile.display_name, None).map_err(server::could_not_start)?;
@@ -275,7 +275,7 @@ pub async fn passkey_sign_up_finish(credential: String) -> Result<String, AppErr
 
     let started = tokio::time::Instant::now();
     let state = crate::state::AppState::current()?;
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     let session = crate::sessions::auth::session().await?;
     let pending: server::SignUpPending = ceremony::take(&session, Purpose::SignUp).await?;
     let webauthn = server::relying_party(&state)?;
@@ -317,14 +317,14 @@ pub async fn passkey_sign_in_finish(credential: String, #[server(default)] next:
     use webauthn_rs::prelude::{DiscoverableAuthentication, DiscoverableKey, PublicKeyCredential, WebauthnError};
 
     let state = crate::state::AppState::current()?;
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     let now = state.clock.now();
     let session = crate::sessions::auth::session().await?;
     let authentication: DiscoverableAuthentication = ceremony::take(&session, ceremony::Purpose::SignIn).await?;
     let webauthn = server::relying_party(&state)?;
     // Counted before the signature is checked, in a bucket of passkeys' own (password guesses
     // never block a passkey).
-    let pass = match throttle::attempt(&state.db, &[throttle::passkey_bucket(&client)], now).await? {
+    let pass = match throttle::attempt(&state.db, &[throttle::passkey_bucket(&client.network())], now).await? {
         Ok(pass) => pass,
         Err(refused) => return Err(crate::sessions::auth::sign_in_throttled(&state, &client, refused, "passkey").await),
     };
@@ -419,7 +419,7 @@ pub async fn reauthenticate_with_password(password: String) -> Result<(), AppErr
     };
     let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     let now = state.clock.now();
     if !crate::passwords::check_current(&state, &account, &password, &client, now).await? {
         record(
@@ -472,12 +472,12 @@ pub async fn reauthenticate_with_passkey_finish(credential: String) -> Result<()
 
     let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     let now = state.clock.now();
     let session = crate::sessions::auth::session().await?;
     let pending: server::ReauthenticatePending = ceremony::take(&session, ceremony::Purpose::Reauthenticate).await?;
     let webauthn = server::relying_party(&state)?;
-    let pass = match throttle::attempt(&state.db, &[throttle::passkey_bucket(&client)], now).await? {
+    let pass = match throttle::attempt(&state.db, &[throttle::passkey_bucket(&client.network())], now).await? {
         Ok(pass) => pass,
         Err(refused) => {
             return Err(AppError::TooManyRequests(format!("Too many attempts. Try again {}.", throttle::describe_wait(refused.wait))));
@@ -566,7 +566,7 @@ pub async fn add_passkey_finish(credential: String) -> Result<PasskeyInfo, AppEr
     if account.email_verified_at.is_none() {
         return Err(AppError::message(crate::sessions::CONFIRM_FIRST));
     }
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     let session = crate::sessions::auth::session().await?;
     let pending: server::AddPending = ceremony::take(&session, ceremony::Purpose::Add).await?;
     if pending.account_id != account.account_id {
@@ -615,7 +615,7 @@ pub async fn rename_passkey(passkey_id: String, name: String) -> Result<(), AppE
     if !store::rename_passkey(&state.db, account.account_id, passkey_id, &name).await? {
         return Err(AppError::NotFound);
     }
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     record(
         &state.db,
         NewEvent::by_account(
@@ -645,7 +645,7 @@ pub async fn remove_passkey(passkey_id: String) -> Result<(), AppError> {
         Removal::NotFound => Err(AppError::NotFound),
         Removal::LastWayIn => Err(AppError::message(LAST_WAY_IN)),
         Removal::Deleted { name } => {
-            let client = crate::client::current().await;
+            let client = crate::state::current_client().await;
             record(
                 &state.db,
                 NewEvent::by_account(

@@ -214,7 +214,7 @@ pub async fn request_password_reset(email: String) -> Result<String, AppError> {
     let started = tokio::time::Instant::now();
     validate_email(&email).map_err(|m| AppError::invalid("email", m))?;
     let state = crate::state::AppState::current()?;
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     let now = state.clock.now();
     let email_normalized = normalize_email(&email);
     // Throttled per address and per client network, known or not, so the answer never tells
@@ -300,7 +300,7 @@ pub async fn reset_password(token: String, new_password: String) -> Result<(), A
     };
 
     let state = crate::state::AppState::current()?;
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     let now = state.clock.now();
     let invalid_link = || AppError::message("This link is invalid or has expired. Ask for a new one.");
     // Links are guessed per client network like passwords: counted first, refunded when valid.
@@ -360,7 +360,7 @@ pub async fn change_password(current_password: String, new_password: String, sig
     let state = crate::state::AppState::current()?;
     // Like every credential change: a sign-in or "confirm it's you" from the last 5 minutes.
     let account = crate::sessions::auth::require_recent_authentication().await?;
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     let now = state.clock.now();
     if !check_current(&state, &account, &current_password, &client, now).await? {
         record(
@@ -418,7 +418,7 @@ pub async fn set_password(new_password: String) -> Result<String, AppError> {
     check_policy(&new_password, &account.email, &state.config.site_name).map_err(|m| AppError::invalid("new_password", m))?;
     let new_hash = state.hasher.hash(&new_password).await.ok_or(AppError::Internal)?;
     set_password_hash(&state.db, account.account_id, &new_hash, crate::db::now()).await?;
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     record(
         &state.db,
         NewEvent {
@@ -446,7 +446,7 @@ pub async fn check_current(
     now: time::OffsetDateTime,
 ) -> Result<bool, AppError> {
     use crate::throttle;
-    let buckets = throttle::password_buckets(&account.email_normalized, client);
+    let buckets = throttle::password_buckets(&account.email_normalized, &client.network());
     let pass = throttle::attempt(&state.db, &buckets, now)
         .await?
         .map_err(|refused| AppError::TooManyRequests(format!("Too many attempts. Try again {}.", throttle::describe_wait(refused.wait))))?;

@@ -218,10 +218,10 @@ pub async fn sign_in(email: String, password: String, #[server(default)] next: S
         return Err(AppError::invalid("email", "An email address has at most 254 characters."));
     }
     let state = crate::state::AppState::current()?;
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     let now = state.clock.now();
     let email_normalized = normalize_email(&email);
-    let buckets = throttle::password_buckets(&email_normalized, &client);
+    let buckets = throttle::password_buckets(&email_normalized, &client.network());
     // Counted before the password is checked: concurrent guesses cannot all pass a read.
     let pass = match throttle::attempt(&state.db, &buckets, now).await? {
         Ok(pass) => pass,
@@ -297,7 +297,7 @@ pub async fn sign_out() -> Result<(), AppError> {
     let session = auth::session().await?;
     session.flush().await.map_err(|_| AppError::Internal)?;
     if let Some(account) = account {
-        let client = crate::client::current().await;
+        let client = crate::state::current_client().await;
         record(
             &state.db,
             NewEvent {
@@ -389,7 +389,7 @@ pub async fn end_session(id: String) -> Result<(), AppError> {
     if store::delete_session_of_account(&state.db, account.account_id, &id).await? == 0 {
         return Err(AppError::message("That session has already ended."));
     }
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     crate::events::store::record(&state.db, NewEvent::by_account(kind::SESSION_ENDED, account.account_id, &client, serde_json::json!({})))
         .await;
     Ok(())
@@ -403,7 +403,7 @@ pub async fn end_other_sessions() -> Result<u64, AppError> {
     let account = auth::require_account_pending_consent().await?;
     let keep = auth::key_hash(&auth::session().await?);
     let ended = store::delete_sessions_of_account(&state.db, account.account_id, keep.as_deref()).await?;
-    let client = crate::client::current().await;
+    let client = crate::state::current_client().await;
     crate::events::store::record(
         &state.db,
         NewEvent::by_account(kind::OTHER_SESSIONS_ENDED, account.account_id, &client, serde_json::json!({ "ended": ended })),

@@ -84,10 +84,10 @@ impl Bucket {
     }
 }
 
-/// The buckets of a password check for `email_normalized` from `client`, most specific first:
-/// sign-in, "confirm it's you" and change password share them.
-pub fn password_buckets(email_normalized: &str, client: &crate::client::ClientInfo) -> [Bucket; 3] {
-    let network = client.network();
+/// The buckets of a password check for `email_normalized` from the client `network`
+/// (`ClientInfo::network`), most specific first: sign-in, "confirm it's you" and change password
+/// share them.
+pub fn password_buckets(email_normalized: &str, network: &str) -> [Bucket; 3] {
     [
         Bucket::new("account_client", format!("signin:acct-net:{email_normalized}|{network}"), SIGN_IN_PER_ACCOUNT_AND_CLIENT),
         Bucket::new("account", format!("signin:acct:{email_normalized}"), SIGN_IN_PER_ACCOUNT),
@@ -95,10 +95,10 @@ pub fn password_buckets(email_normalized: &str, client: &crate::client::ClientIn
     ]
 }
 
-/// The bucket of passkey ceremonies from `client`: apart from passwords, so guessed passwords
-/// never block a passkey.
-pub fn passkey_bucket(client: &crate::client::ClientInfo) -> Bucket {
-    Bucket::new("ip", format!("passkey:ip:{}", client.network()), SIGN_IN_PER_IP)
+/// The bucket of passkey ceremonies from the client `network`: apart from passwords, so guessed
+/// passwords never block a passkey.
+pub fn passkey_bucket(network: &str) -> Bucket {
+    Bucket::new("ip", format!("passkey:ip:{network}"), SIGN_IN_PER_IP)
 }
 
 /// Why an attempt was not let through: the bucket that refused it, and for how long.

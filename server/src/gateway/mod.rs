@@ -239,32 +239,35 @@ fn presented_key(headers: &HeaderMap) -> Result<(&str, bool), Refusal> {
 }
 
 impl Gateway {
-    /// Every check after the key has been taken from the request. `network`: the caller's, when
-    /// unknown keys from it are limited (not for an operator's own gateway, which speaks for all
-    /// its callers).
-    pub async fn check(&self, key: &str, network: Option<&str>, now: OffsetDateTime) -> Result<Granted<'_>, Refusal> {
+    /// Every check after the key has been taken from the request. `client_ip`: the caller's,
+    /// when unknown keys from its network are limited (not for an operator's own gateway, which
+    /// speaks for all its callers).
+    pub async fn check(&self, key: &str, client_ip: Option<&str>, now: OffsetDateTime) -> Result<Granted<'_>, Refusal> {
         let config = &self.app.config;
         match format::parse(&config.api_key_prefix, key) {
             Ok(_) => {}
             Err(FormatError::Malformed) => return Err(Refusal::new("malformed_key")),
             Err(FormatError::BadChecksum) => return Err(Refusal::new("bad_checksum")),
         }
-        if let Some(network) = network
-            && self.app.keys.cached_answer(key).is_none_or(|found| found.is_none())
-            && let Some(window) = self.unknown_keys.exhausted(network, now)
-        {
-            return Err(Refusal { window: Some(window), ..Refusal::new("too_many_unknown_keys") });
-        }
-        let found = self.app.keys.find(key).await.map_err(|err| {
-            tracing::error!(error = %err, "key look-up failed");
-            Refusal::new("unavailable")
-        })?;
-        let Some(key) = found else {
-            if let Some(network) = network {
-                self.unknown_keys.count(network, now);
+        // A key the cache knows costs nothing more; only a look-up counts against the network.
+        let found = match self.app.keys.cached_answer(key) {
+            Some(found) => found,
+            None => {
+                let network = client_ip.map(app::client::network_of);
+                if let Some(window) = network.as_deref().and_then(|n| self.unknown_keys.exhausted(n, now)) {
+                    return Err(Refusal { window: Some(window), ..Refusal::new("too_many_unknown_keys") });
+                }
+                let found = self.app.keys.find(key).await.map_err(|err| {
+                    tracing::error!(error = %err, "key look-up failed");
+                    Refusal::new("unavailable")
+                })?;
+                if let (None, Some(network)) = (&found, &network) {
+                    self.unknown_keys.count(network, now);
+                }
+                found
             }
-            return Err(Refusal::new("unknown_key"));
         };
+        let key = found.ok_or_else(|| Refusal::new("unknown_key"))?;
         match key_state(key.revoked_at, key.expires_at, now) {
             KeyState::Active | KeyState::Retiring { .. } => {}
             KeyState::Revoked => return Err(Refusal::of("revoked_key", &key)),
@@ -335,8 +338,7 @@ async fn api(State(gw): State<Arc<Gateway>>, ConnectInfo(peer): ConnectInfo<Sock
     } else {
         match presented_key(req.headers()) {
             Ok((key, in_authorization)) => {
-                let network = app::client::network_of(&record.ip);
-                gw.check(key, Some(&network), now).await.map(|g| Granted { key_in_authorization: in_authorization, ..g })
+                gw.check(key, Some(&record.ip), now).await.map(|g| Granted { key_in_authorization: in_authorization, ..g })
             }
             Err(refusal) => Err(refusal),
         }

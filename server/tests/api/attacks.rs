@@ -86,11 +86,7 @@ on_both_backends! {
         .await;
         assert!(answers.iter().all(|s| *s == StatusCode::OK), "a reset request always answers alike: {answers:?}");
         let unverified = unique_email("race-resend");
-        let browser = app.new_browser();
-        let sign_up = [("email", unverified.as_str()), ("display_name", "Ada"), ("password", PASSWORD), ("accept_terms", "on")];
-        assert_eq!(rpc_with(&browser, &app.base, "sign_up", &sign_up).await.status(), StatusCode::OK);
-        let sign_in = [("email", unverified.as_str()), ("password", PASSWORD)];
-        assert_eq!(rpc_with(&browser, &app.base, "sign_in", &sign_in).await.status(), StatusCode::OK);
+        let browser = unconfirmed_account_signed_in(&app, &unverified).await;
         let resent = join_all((0..40).map(|_| rpc_with(&browser, &app.base, "resend_verification", &[]))).await;
         let sent = resent.iter().filter(|r| r.status() == StatusCode::OK).count();
         assert!(sent <= limit, "{sent} resends accepted");
@@ -101,6 +97,16 @@ on_both_backends! {
         let confirmations = mails_to(&unverified).await.into_iter().filter(|m| m.subject.contains("Confirm your email")).count();
         assert_eq!(confirmations, 1 + sent, "the sign-up's mail and one per accepted resend");
     }
+}
+
+/// A browser that signed up with `email` (never confirmed) and signed in: the stranger who
+/// typed someone else's address, or a newcomer who has not opened the mail yet.
+async fn unconfirmed_account_signed_in(app: &TestApp, email: &str) -> reqwest::Client {
+    let browser = app.new_browser();
+    let sign_up = [("email", email), ("display_name", "Mallory"), ("password", PASSWORD), ("accept_terms", "on")];
+    assert_eq!(rpc_with(&browser, &app.base, "sign_up", &sign_up).await.status(), StatusCode::OK);
+    assert_eq!(rpc_with(&browser, &app.base, "sign_in", &[("email", email), ("password", PASSWORD)]).await.status(), StatusCode::OK);
+    browser
 }
 
 /// A server behind a proxy on 127.0.0.1, so each request names its client in X-Forwarded-For.
@@ -480,11 +486,7 @@ on_both_backends! {
     async fn pre_account_takeover_a_strangers_unconfirmed_account_gives_the_owner_back_only_their_password(app: TestApp) {
         // A stranger signs up with the owner's address and signs in before anyone confirms it...
         let owner = unique_email("owner");
-        let stranger = app.new_browser();
-        let sign_up = [("email", owner.as_str()), ("display_name", "Mallory"), ("password", PASSWORD), ("accept_terms", "on")];
-        assert_eq!(rpc_with(&stranger, &app.base, "sign_up", &sign_up).await.status(), StatusCode::OK);
-        let sign_in = [("email", owner.as_str()), ("password", PASSWORD)];
-        assert_eq!(rpc_with(&stranger, &app.base, "sign_in", &sign_in).await.status(), StatusCode::OK);
+        let stranger = unconfirmed_account_signed_in(&app, &owner).await;
         // ...and may not add a passkey to it.
         let (status, _, message) = error_message(rpc_with(&stranger, &app.base, "add_passkey_start", &[]).await).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -522,10 +524,7 @@ on_both_backends! {
         // The owner writes while signed out, before any account has the address.
         crate::contact::send_ok(&app, &app.new_browser(), &owner, "Before I had an account").await;
         // A stranger signs up with that address and never confirms it.
-        let stranger = app.new_browser();
-        let sign_up = [("email", owner.as_str()), ("display_name", "Mallory"), ("password", PASSWORD), ("accept_terms", "on")];
-        assert_eq!(rpc_with(&stranger, &app.base, "sign_up", &sign_up).await.status(), StatusCode::OK);
-        assert_eq!(rpc_with(&stranger, &app.base, "sign_in", &[("email", owner.as_str()), ("password", PASSWORD)]).await.status(), StatusCode::OK);
+        let stranger = unconfirmed_account_signed_in(&app, &owner).await;
         let export = stranger.get(app.url(app::privacy::EXPORT_PATH)).send().await.unwrap().text().await.unwrap();
         assert!(!export.contains("Before I had an account"), "an unconfirmed holder exported someone's message");
         let deleted = rpc_with(&stranger, &app.base, "delete_account", &[("confirm_email", owner.as_str())]).await;
@@ -560,23 +559,10 @@ on_both_backends! {
     }
 }
 
-/// An upstream that answers with the headers it received, and tries to set a cookie.
-async fn upstream_echoing_headers() -> String {
-    let app = axum::Router::new().fallback(|headers: axum::http::HeaderMap| async move {
-        let seen: serde_json::Map<String, serde_json::Value> =
-            headers.iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_str().unwrap_or("?").to_string()))).collect();
-        ([("set-cookie", "mast_session=from-upstream; Path=/")], axum::Json(seen))
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
-}
-
 #[test]
 fn headers_to_the_upstream_name_no_proxy_hop_session_or_mast_spoof_and_it_cannot_set_cookies() {
     crate::support::run(async {
-        let upstream = upstream_echoing_headers().await;
+        let upstream = crate::gateway::spawn_upstream().await;
         let app = TestApp::spawn_with(Backend::Sqlite, move |c| c.upstream_url = Some(upstream)).await.unwrap();
         let (_, key, _) = crate::keys::account_with_key(&app, "upstream-headers").await;
         let res = reqwest::Client::new()
@@ -595,7 +581,8 @@ fn headers_to_the_upstream_name_no_proxy_hop_session_or_mast_spoof_and_it_cannot
             .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         assert!(res.headers().get("set-cookie").is_none(), "an upstream cannot set cookies on the portal's origin");
-        let seen: serde_json::Value = res.json().await.unwrap();
+        let answer: serde_json::Value = res.json().await.unwrap();
+        let seen = &answer["headers"];
         for name in ["forwarded", "x-real-ip", "x-forwarded-host", "x-forwarded-proto", "x_mast_plan", "x_mast_account_id", "x-api-key"] {
             assert!(seen.get(name).is_none(), "{name} reached the upstream: {seen}");
         }

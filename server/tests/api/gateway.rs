@@ -359,8 +359,8 @@ fn the_verify_endpoint_answers_like_the_gateway_for_operator_gateways() {
     });
 }
 
-/// A small upstream that answers with what it received.
-async fn spawn_upstream() -> String {
+/// A small upstream that answers with what it received, and tries to set a cookie.
+pub(crate) async fn spawn_upstream() -> String {
     use axum::extract::Request;
     let app = axum::Router::new().fallback(|req: Request| async move {
         let (parts, body) = req.into_parts();
@@ -368,7 +368,7 @@ async fn spawn_upstream() -> String {
         let headers: serde_json::Map<String, Value> =
             parts.headers.iter().map(|(k, v)| (k.to_string(), Value::String(v.to_str().unwrap_or("?").to_string()))).collect();
         let answer = serde_json::json!({ "uri": parts.uri.to_string(), "method": parts.method.as_str(), "headers": headers, "body": String::from_utf8_lossy(&body) });
-        ([("x-upstream", "yes"), ("connection", "close")], axum::Json(answer))
+        ([("x-upstream", "yes"), ("connection", "close"), ("set-cookie", "mast_session=from-upstream; Path=/")], axum::Json(answer))
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
