@@ -95,6 +95,64 @@ pub struct Config {
     pub consent_blocks_api: bool,
     /// Where contact-form messages are announced; unset: `contact_email`.
     pub operator_email: Option<String>,
+    /// The APIs this portal publishes (`[[products]]`), each under `/api/<slug>/…` with its own
+    /// upstream and reference docs. Empty: one API at `/api/…` (`upstream_url`, or the echo).
+    pub products: Vec<ProductConfig>,
+    /// The settings file, when one was read: products' documents and guides are found relative
+    /// to its folder, and problems are reported with its lines.
+    #[serde(skip)]
+    pub config_file: Option<PathBuf>,
+}
+
+/// One published API, as the operator declares it in `mast.toml`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct ProductConfig {
+    /// `/api/<slug>/…` and `/docs/<slug>`: 1–32 of a-z, 0-9 and '-'.
+    pub slug: String,
+    pub name: String,
+    /// Accepted calls go here: `/api/<slug>/v1/x?y` → `<upstream_url>/v1/x?y`.
+    pub upstream_url: String,
+    /// OpenAPI 3.0 or 3.1 document, YAML or JSON, relative to the settings file.
+    pub openapi: PathBuf,
+    /// Plans whose keys may call it; unset: every plan.
+    #[serde(default)]
+    pub plans: Option<Vec<String>>,
+    /// Who may read its docs.
+    #[serde(default)]
+    pub docs: DocsAccess,
+    /// A folder of Markdown guides shown beside the reference, relative to the settings file.
+    #[serde(default)]
+    pub guides: Option<PathBuf>,
+    /// Operations that stop working on a date (`[[products.sunsets]]`).
+    #[serde(default)]
+    pub sunsets: Vec<SunsetConfig>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DocsAccess {
+    /// Readable signed out (search engines too).
+    #[default]
+    Public,
+    /// Only for signed-in people.
+    Developers,
+}
+
+/// `[[products.sunsets]] path = "/v1/pets/{id}" method = "GET" date = "2027-06-30"`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct SunsetConfig {
+    /// A path template of the product's document.
+    pub path: String,
+    pub method: String,
+    /// The last day it answers (UTC), `YYYY-MM-DD`.
+    pub date: String,
+}
+
+impl ProductConfig {
+    /// Whether keys on `plan` may call this product.
+    pub fn allows_plan(&self, plan: &str) -> bool {
+        self.plans.as_ref().is_none_or(|plans| plans.iter().any(|p| p == plan))
+    }
 }
 
 /// A plan: how many API requests an account may make per minute and per calendar month (UTC).
@@ -148,11 +206,56 @@ impl Default for Config {
             retention_contact_message_days: 365,
             consent_blocks_api: false,
             operator_email: None,
+            products: Vec::new(),
+            config_file: None,
         }
     }
 }
 
+/// A problem in the settings or in a file they name: where it is and why, as
+/// `mast.toml:12: reason`. `setting` (e.g. `products.1.slug`) lets the settings loader find the
+/// line of a problem found after loading.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub setting: Option<String>,
+    pub reason: String,
+}
+
+impl ConfigProblem {
+    pub fn in_file(file: impl Into<PathBuf>, line: Option<usize>, reason: impl Into<String>) -> ConfigProblem {
+        ConfigProblem { file: file.into(), line, setting: None, reason: reason.into() }
+    }
+
+    /// A problem with one setting (a dotted path such as `products.0.upstream_url`).
+    pub fn setting(config: &Config, setting: impl Into<String>, reason: impl Into<String>) -> ConfigProblem {
+        let file = config.config_file.clone().unwrap_or_else(|| PathBuf::from("(settings)"));
+        ConfigProblem { file, line: None, setting: Some(setting.into()), reason: reason.into() }
+    }
+}
+
+impl std::fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.file.display(), line, self.reason),
+            None => write!(f, "{}: {}", self.file.display(), self.reason),
+        }
+    }
+}
+
+impl std::error::Error for ConfigProblem {}
+
 impl Config {
+    /// Where paths in the settings are relative to: the settings file's folder, else the
+    /// working directory.
+    pub fn relative_path(&self, path: &std::path::Path) -> PathBuf {
+        match self.config_file.as_ref().and_then(|f| f.parent()) {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path.to_path_buf(),
+        }
+    }
+
     pub fn is_https(&self) -> bool {
         self.public_url.starts_with("https://")
     }

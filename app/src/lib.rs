@@ -15,6 +15,7 @@ pub mod pages;
 pub mod passkeys;
 pub mod passwords;
 pub mod privacy;
+pub mod products;
 pub mod sessions;
 pub mod throttle;
 pub mod ui;
@@ -28,6 +29,8 @@ pub mod config;
 pub mod db;
 #[cfg(feature = "ssr")]
 pub mod mail;
+#[cfg(feature = "ssr")]
+pub mod markdown;
 #[cfg(feature = "ssr")]
 pub mod metrics;
 #[cfg(feature = "ssr")]
@@ -56,7 +59,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // /pkg/mast.<hash>.css: named after its content, so browsers keep it (server/src/security.rs).
                 <HashedStylesheet options=options.clone() id="leptos" />
                 <AutoReload options=options.clone() />
-                <hydration::DeferredHydration options />
+                // Docs pages are rendered on the server only: they load no WebAssembly.
+                {(!on_server_only_page()).then(|| view! { <hydration::DeferredHydration options /> })}
                 <MetaTags />
             </head>
             <body>
@@ -64,6 +68,18 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// Whether this request is for a page rendered on the server only (`products::SERVER_ONLY_PREFIX`).
+fn on_server_only_page() -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        let path = use_context::<http::request::Parts>().map(|p| p.uri.path().to_string()).unwrap_or_default();
+        let prefix = products::SERVER_ONLY_PREFIX;
+        path == prefix || path.starts_with(&format!("{prefix}/"))
+    }
+    #[cfg(not(feature = "ssr"))]
+    false
 }
 
 /// This response's CSP nonce. The server's security middleware mints it before anything
@@ -134,6 +150,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("admin/messages/:id") view=contact::AdminMessagePage ssr=SsrMode::Async />
                     <Route path=path!("terms") view=consent::LegalPage ssr=SsrMode::InOrder />
                     <Route path=path!("privacy") view=consent::LegalPage ssr=SsrMode::InOrder />
+                    // Rendered whole before sending: a developers-only API sends visitors to sign in.
+                    <Route path=path!("docs") view=products::DocsIndexPage ssr=SsrMode::Async />
+                    <Route path=path!("docs/:product") view=products::DocsProductPage ssr=SsrMode::Async />
+                    <Route path=path!("docs/:product/tags/:tag") view=products::DocsTagPage ssr=SsrMode::Async />
+                    <Route path=path!("docs/:product/models") view=products::DocsModelsPage ssr=SsrMode::Async />
+                    <Route path=path!("docs/:product/:page") view=products::DocsGuidePage ssr=SsrMode::Async />
                 </Routes>
             </main>
             <pages::Footer />

@@ -13,6 +13,10 @@ pub fn Header() -> impl IntoView {
     let location = use_location();
     // Asked again on every navigation, so sign-in and sign-out show at once.
     let who = Resource::new(move || location.pathname.get(), |_| get_viewer());
+    // The installation's products do not change while it runs: asked once.
+    let docs = Resource::new(|| (), |_| crate::products::docs_published());
+    // A full page load: docs pages are rendered on the server only.
+    let docs_link = move || docs.get().and_then(Result::ok).unwrap_or(false).then(|| view! { <a href="/docs" rel="external">"Docs"</a> });
     view! {
         <header class="site-header">
             <A href="/" attr:class="brand">
@@ -23,6 +27,7 @@ pub fn Header() -> impl IntoView {
                 <Transition fallback=|| ()>
                     {move || who.get().map(|who| match who.ok().flatten() {
                         Some(v) => view! {
+                            {docs_link}
                             <A href="/dashboard">"Dashboard"</A>
                             <A href="/keys">"API keys"</A>
                             <A href="/account">"Account"</A>
@@ -31,6 +36,7 @@ pub fn Header() -> impl IntoView {
                             <SignOutButton />
                         }.into_any(),
                         None => view! {
+                            {docs_link}
                             <A href="/signin">"Sign in"</A>
                             <A href="/signup" attr:class="button primary">"Get API keys"</A>
                         }.into_any(),

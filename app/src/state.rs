@@ -26,6 +26,8 @@ pub struct AppState {
     pub clock: crate::clock::Clock,
     /// Counters and gauges served at `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The published APIs, their references and guides, read at start.
+    pub catalogue: Arc<crate::products::catalogue::Catalogue>,
 }
 
 impl AppState {

@@ -3,6 +3,7 @@
 
 pub mod body;
 pub mod connections;
+pub mod documents;
 pub mod exports;
 pub mod gateway;
 pub mod nul_guard;

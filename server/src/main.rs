@@ -77,6 +77,9 @@ struct Cli {
 enum Command {
     /// Run the web server (the default).
     Serve,
+    /// Check the settings and every product's OpenAPI document and guides, then exit: 0 when
+    /// `serve` would start, else the file, line and reason of the first problem.
+    CheckConfig,
     /// Apply pending database migrations, then exit.
     Migrate,
     /// Delete now what the retention periods say has been kept long enough (the server also
@@ -125,12 +128,13 @@ async fn main() -> ExitCode {
     init_logging();
     let config = match settings::load(cli.config.as_deref()) {
         Ok(config) => config,
-        Err(err) => {
-            eprintln!("error: invalid settings: {err}");
+        Err(problem) => {
+            eprintln!("error: {problem}");
             return ExitCode::from(2);
         }
     };
     let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::CheckConfig => return check_config(&config),
         Command::Serve => serve(config).await,
         Command::Migrate => startup::open_database(&config)
             .await
@@ -149,6 +153,34 @@ async fn main() -> ExitCode {
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_config(config: &app::config::Config) -> ExitCode {
+    match startup::check_config(config) {
+        Ok(catalogue) => {
+            let file = config.config_file.as_ref().map_or("built-in defaults and the environment".into(), |f| f.display().to_string());
+            println!("ok: {file}");
+            for product in &catalogue.products {
+                let r = &product.reference;
+                println!(
+                    "  {} ({}): OpenAPI {}, version {}, {} operations, {} webhooks, {} models, {} guides",
+                    product.config.slug,
+                    product.config.name,
+                    r.openapi,
+                    r.version,
+                    r.operations.len(),
+                    r.webhooks.len(),
+                    r.models.len(),
+                    product.guides.len()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(2)
         }
     }
 }

@@ -16,13 +16,13 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::gateway::Gateway;
-use crate::gateway::forward::Upstream;
 use crate::gateway::limits::{Quotas, RateLimiter};
+use crate::gateway::{Gateway, Routes};
 use crate::operations::{self, Draining};
 use crate::{request_log, security};
 use app::api_keys::directory::KeyDirectory;
 use app::api_keys::secret::KeyHasher;
+use app::products::catalogue::Catalogue;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -44,6 +44,8 @@ pub enum StartError {
     KeySecret(#[from] app::api_keys::secret::SecretError),
     #[error("{0}")]
     Settings(String),
+    #[error("{0}")]
+    Config(app::config::ConfigProblem),
 }
 
 /// Settings that would fail later, refused at start with a message that says how to fix them.
@@ -89,14 +91,20 @@ fn check_settings(config: &Config) -> Result<(), StartError> {
         return bad("max_connections must be at least 1".into());
     }
     if let Some(url) = &config.upstream_url {
-        crate::gateway::forward::Upstream::new(url, upstream_timeout(config), config.session_cookie_name())
-            .map_err(StartError::Settings)?;
+        let timeout = std::time::Duration::from_secs(config.upstream_timeout_seconds);
+        crate::gateway::forward::Upstream::new(url, timeout, config.session_cookie_name()).map_err(StartError::Settings)?;
     }
     Ok(())
 }
 
-fn upstream_timeout(config: &Config) -> std::time::Duration {
-    std::time::Duration::from_secs(config.upstream_timeout_seconds)
+/// Everything `serve` would refuse to start on, without opening the database: the settings,
+/// then every product's OpenAPI document and guides. What `server check-config` runs.
+pub fn check_config(config: &Config) -> Result<Catalogue, StartError> {
+    if !(config.public_url.starts_with("http://") || config.public_url.starts_with("https://")) {
+        return Err(StartError::PublicUrl(config.public_url.clone()));
+    }
+    check_settings(config)?;
+    Catalogue::load(config).map_err(|problem| StartError::Config(crate::settings::locate(problem)))
 }
 
 /// Opens the database named by the settings and applies pending migrations.
@@ -131,10 +139,7 @@ pub fn leptos_options(config: &Config) -> Result<LeptosOptions, StartError> {
 }
 
 pub async fn build_state(config: Config) -> Result<AppState, StartError> {
-    if !(config.public_url.starts_with("http://") || config.public_url.starts_with("https://")) {
-        return Err(StartError::PublicUrl(config.public_url));
-    }
-    check_settings(&config)?;
+    let catalogue = check_config(&config)?;
     let webauthn = match app::passkeys::relying_party::from_config(&config)? {
         app::passkeys::relying_party::Passkeys::On(webauthn) => Some(webauthn),
         app::passkeys::relying_party::Passkeys::Off { reason } => {
@@ -165,6 +170,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
         keys,
         clock: Default::default(),
         metrics: Default::default(),
+        catalogue: Arc::new(catalogue),
     })
 }
 
@@ -221,6 +227,7 @@ fn site_router(state: AppState) -> Router {
 
     Router::new()
         .merge(crate::exports::router())
+        .merge(crate::documents::router())
         .leptos_routes_with_context(&state, page_routes(), app::provide_page_nonce, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -285,15 +292,15 @@ impl Running {
             config.request_log_batch,
             std::time::Duration::from_millis(config.request_log_flush_ms),
         );
-        let upstream =
-            config.upstream_url.as_deref().and_then(|url| Upstream::new(url, upstream_timeout(config), config.session_cookie_name()).ok());
+        // The settings were checked when the state was built: these build.
+        let routes = Routes::from_config(config, &self.state.catalogue).map_err(std::io::Error::other)?;
         let gateway = Arc::new(Gateway {
             app: self.state.clone(),
             limiter: RateLimiter::default(),
             unknown_keys: Default::default(),
             quotas,
             log: log.clone(),
-            upstream,
+            routes,
         });
         let draining = Draining::default();
         let app = router(self.state.clone(), gateway, draining.clone());

@@ -36,7 +36,62 @@ pub struct Gateway {
     pub unknown_keys: UnknownKeys,
     pub quotas: Arc<Quotas>,
     pub log: RequestLog,
-    pub upstream: Option<forward::Upstream>,
+    pub routes: Routes,
+}
+
+/// Where accepted calls go.
+pub enum Routes {
+    /// No products configured: `/api/…` goes to `upstream_url`, or to the built-in echo.
+    Single(Option<forward::Upstream>),
+    /// `/api/<slug>/…` goes to that product's upstream; by slug.
+    Products(std::collections::HashMap<String, ProductRoute>),
+}
+
+pub struct ProductRoute {
+    /// The product's place in `app.catalogue.products`.
+    pub index: usize,
+    pub upstream: forward::Upstream,
+}
+
+/// The destination of one request: the upstream (none: the echo) and the part of the path that
+/// names the product, which the upstream does not get.
+pub struct Target<'a> {
+    pub upstream: Option<&'a forward::Upstream>,
+    pub prefix: &'a str,
+    pub product: Option<&'a app::config::ProductConfig>,
+}
+
+impl Routes {
+    pub fn from_config(config: &app::config::Config, catalogue: &app::products::catalogue::Catalogue) -> Result<Routes, String> {
+        let timeout = std::time::Duration::from_secs(config.upstream_timeout_seconds);
+        if catalogue.products.is_empty() {
+            let upstream =
+                config.upstream_url.as_deref().map(|url| forward::Upstream::new(url, timeout, config.session_cookie_name())).transpose()?;
+            return Ok(Routes::Single(upstream));
+        }
+        let mut routes = std::collections::HashMap::new();
+        for (index, product) in catalogue.products.iter().enumerate() {
+            let upstream = forward::Upstream::new(&product.config.upstream_url, timeout, config.session_cookie_name())?;
+            routes.insert(product.config.slug.clone(), ProductRoute { index, upstream });
+        }
+        Ok(Routes::Products(routes))
+    }
+}
+
+impl Gateway {
+    /// The destination of `path` (which starts with `/api`), or `unknown_product`.
+    fn target<'a>(&'a self, path: &'a str) -> Result<Target<'a>, Refusal> {
+        match &self.routes {
+            Routes::Single(upstream) => Ok(Target { upstream: upstream.as_ref(), prefix: "/api", product: None }),
+            Routes::Products(routes) => {
+                let rest = path.strip_prefix("/api/").unwrap_or("");
+                let slug = rest.split('/').next().unwrap_or("");
+                let route = routes.get(slug).ok_or_else(|| Refusal::new("unknown_product"))?;
+                let product = &self.app.catalogue.products[route.index].config;
+                Ok(Target { upstream: Some(&route.upstream), prefix: &path[..4 + 1 + slug.len()], product: Some(product) })
+            }
+        }
+    }
 }
 
 pub fn router(gateway: Arc<Gateway>) -> Router {
@@ -100,7 +155,8 @@ impl Refusal {
         match self.code {
             "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
             "bad_path" => StatusCode::BAD_REQUEST,
-            "account_suspended" | "account_unverified" | "consent_required" => StatusCode::FORBIDDEN,
+            "unknown_product" => StatusCode::NOT_FOUND,
+            "account_suspended" | "account_unverified" | "consent_required" | "product_not_allowed" => StatusCode::FORBIDDEN,
             "too_many_unknown_keys" | "rate_limited" | "quota_exceeded" => StatusCode::TOO_MANY_REQUESTS,
             "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
@@ -116,6 +172,8 @@ impl Refusal {
                 "This path holds a dot segment (such as /../), an encoded slash (%2F), a backslash or NUL, raw or percent-encoded. Send the path without them."
             }
             "method_not_allowed" => "This API answers GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS.",
+            "unknown_product" => "No API of this portal is published at this path: calls go to /api/<product>/…, as its docs say.",
+            "product_not_allowed" => "This API key may not call this API: the plan of its account does not include it.",
             "missing_key" => "This API needs a key: send it in the Authorization header (Bearer) or X-API-Key.",
             "malformed_key" => "This is not an API key of this portal. Check that you copied the whole key.",
             "bad_checksum" => "This API key is mistyped: its checksum does not match. Copy it again.",
@@ -242,7 +300,14 @@ impl Gateway {
     /// Every check after the key has been taken from the request. `client_ip`: the caller's,
     /// when unknown keys from its network are limited (not for an operator's own gateway, which
     /// speaks for all its callers).
-    pub async fn check(&self, key: &str, client_ip: Option<&str>, now: OffsetDateTime) -> Result<Granted<'_>, Refusal> {
+    /// `product`: the product called, when the installation has products.
+    pub async fn check(
+        &self,
+        key: &str,
+        product: Option<&app::config::ProductConfig>,
+        client_ip: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Granted<'_>, Refusal> {
         let config = &self.app.config;
         match format::parse(&config.api_key_prefix, key) {
             Ok(_) => {}
@@ -283,6 +348,9 @@ impl Gateway {
             return Err(Refusal::of("consent_required", &key));
         }
         let plan = config.plan(key.plan.as_deref());
+        if product.is_some_and(|p| !p.allows_plan(&plan.name)) {
+            return Err(Refusal::of("product_not_allowed", &key));
+        }
         let rate = self
             .limiter
             .take(key.api_key_id, plan.requests_per_minute, now)
@@ -329,18 +397,27 @@ async fn api(State(gw): State<Arc<Gateway>>, ConnectInfo(peer): ConnectInfo<Sock
     let client = ClientInfo::from_parts(Some(peer), req.headers(), &gw.app.config.trusted_proxies);
     let url_has_key = key_in_url(req.uri(), &gw.app.config.api_key_prefix);
     let mut record = gw.record(req.method().as_str(), logged_route(req.uri(), url_has_key), client, now);
+    let path = req.uri().path().to_string();
+    let mut target = None;
     let checked = if url_has_key {
         Err(Refusal::new("key_in_url"))
-    } else if !forward::stays_inside_base(req.uri().path()) {
+    } else if !forward::stays_inside_base(&path) {
         Err(Refusal::new("bad_path"))
     } else if !METHODS.contains(req.method()) {
         Err(Refusal::new("method_not_allowed"))
     } else {
-        match presented_key(req.headers()) {
-            Ok((key, in_authorization)) => {
-                gw.check(key, Some(&record.ip), now).await.map(|g| Granted { key_in_authorization: in_authorization, ..g })
-            }
+        match gw.target(&path) {
             Err(refusal) => Err(refusal),
+            Ok(found) => {
+                let product = found.product;
+                target = Some(found);
+                match presented_key(req.headers()) {
+                    Ok((key, in_authorization)) => {
+                        gw.check(key, product, Some(&record.ip), now).await.map(|g| Granted { key_in_authorization: in_authorization, ..g })
+                    }
+                    Err(refusal) => Err(refusal),
+                }
+            }
         }
     };
     let response = match checked {
@@ -354,8 +431,9 @@ async fn api(State(gw): State<Arc<Gateway>>, ConnectInfo(peer): ConnectInfo<Sock
         Ok(granted) => {
             identify(&mut record, &granted.key);
             record.outcome = "accepted";
-            let mut response = match &gw.upstream {
-                Some(upstream) => match upstream.forward(req, &granted, &record.ip).await {
+            let (upstream, prefix) = target.as_ref().map_or((None, "/api"), |t| (t.upstream, t.prefix));
+            let mut response = match upstream {
+                Some(upstream) => match upstream.forward(req, prefix, &granted, &record.ip).await {
                     Ok(response) => response,
                     Err(no_answer) => {
                         let (status, code, message) = no_answer.answer();
@@ -448,7 +526,7 @@ async fn verify_inner(gw: &Gateway, peer: SocketAddr, req: Request) -> Response 
         client,
         now,
     );
-    let answer = match gw.check(asked.key.trim(), None, now).await {
+    let answer = match gw.check(asked.key.trim(), None, None, now).await {
         Ok(granted) => {
             identify(&mut record, &granted.key);
             record.outcome = "accepted";
