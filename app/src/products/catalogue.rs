@@ -32,7 +32,7 @@ pub struct Guide {
 }
 
 /// Names under `/docs/<product>/` that are not guides.
-pub const RESERVED_PAGES: &[&str] = &["openapi.json", "openapi.yaml", "tags", "models", "try", "webhooks"];
+pub const RESERVED_PAGES: &[&str] = &["openapi.json", "openapi.yaml", "tags", "models", "try"];
 
 impl Catalogue {
     pub fn empty() -> Catalogue {

@@ -75,7 +75,7 @@ async fn index_body() -> AnyView {
             view! {
                 <article class="card api-card">
                     <h2><a href=format!("/docs/{slug}")>{p.config.name.clone()}</a></h2>
-                    <p class="muted">"Version " {p.reference.version.clone()} " · " {p.reference.operations.len()} " operations"</p>
+                    <p class="muted">{format!("Version {} · {} operations", p.reference.version, p.reference.operations.len())}</p>
                     {p.reference.summary.clone().map(|s| view! { <p>{s}</p> })}
                     {(!p.guides.is_empty()).then(|| view! { <h3>"Guides"</h3><ul class="guide-list">{guides}</ul> })}
                     <p><a href=format!("/docs/{slug}")>"Read the reference"</a></p>
@@ -286,7 +286,7 @@ fn overview(product: &Product, account: &Option<Account>) -> AnyView {
     view! {
         <header class="docs-header">
             <h1>{product.config.name.clone()}</h1>
-            <p class="muted">"Version " {r.version.clone()} " · OpenAPI " {r.openapi.clone()}</p>
+            <p class="muted">{format!("Version {} · OpenAPI {}", r.version, r.openapi)}</p>
             {r.description.clone().map(|d| view! { <div class="prose" inner_html=d></div> })}
             <dl class="docs-facts">
                 <dt>"Base URL"</dt><dd><code>{base}</code></dd>
@@ -384,8 +384,8 @@ fn operation_view(product: &Product, index: usize, webhook: bool) -> AnyView {
             <p class="endpoint">
                 <span class=format!("method {}", op.method.to_lowercase())>{if webhook { format!("{} (webhook)", op.method) } else { op.method.clone() }}</span>
                 " " <code>{shown_path}</code>
-                {op.deprecated.then(|| view! { " " <span class="badge warning">"Deprecated"</span> })}
-                {op.sunset.clone().map(|d| view! { " " <span class="badge warning">"Stops working after " {d}</span> })}
+                {op.deprecated.then(|| view! { " " <span class="badge warn">"Deprecated"</span> })}
+                {op.sunset.clone().map(|d| view! { " " <span class="badge warn">{format!("Stops working after {d}")}</span> })}
             </p>
             {op.description.clone().map(|d| view! { <div class="prose" inner_html=d></div> })}
             {parameter_tables}
@@ -443,7 +443,7 @@ fn parameters_table(r: &Reference, slug: &str, location: &str, params: &[&Parame
                         <th scope="row">
                             <code>{p.name.clone()}</code>
                             {p.required.then(|| view! { <span class="badge">"required"</span> })}
-                            {p.deprecated.then(|| view! { <span class="badge warning">"deprecated"</span> })}
+                            {p.deprecated.then(|| view! { <span class="badge warn">"deprecated"</span> })}
                         </th>
                         <td>{p.schema.map(|s| type_label(r, slug, s))}</td>
                         <td>
@@ -514,7 +514,7 @@ fn facts(s: &Schema) -> AnyView {
     view! {
         {s.read_only.then(|| view! { <span class="badge">"read-only"</span> })}
         {s.write_only.then(|| view! { <span class="badge">"write-only"</span> })}
-        {s.deprecated.then(|| view! { <span class="badge warning">"deprecated"</span> })}
+        {s.deprecated.then(|| view! { <span class="badge warn">"deprecated"</span> })}
         {(!s.enum_values.is_empty()).then(|| view! {
             <p class="fact">"One of: " {s.enum_values.iter().map(|v| view! { <code>{json(v)}</code> " " }).collect_view()}</p>
         })}

@@ -17,6 +17,7 @@ mod operations;
 mod passkeys;
 mod passwords;
 mod privacy;
+mod products;
 mod properties;
 mod proxies;
 mod retention;
