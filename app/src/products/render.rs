@@ -135,7 +135,7 @@ async fn product_body(slug: String, q: String) -> AnyView {
     } else {
         view! {
             {overview(product, &account)}
-            {r.tags.iter().map(|t| tag_section(product, t.slug.as_str())).collect_view()}
+            {r.tags.iter().map(|t| tag_section(product, t.slug.as_str(), false)).collect_view()}
             {webhooks(product)}
         }
         .into_any()
@@ -164,7 +164,7 @@ pub fn tag_page() -> AnyView {
                     return view! { <PageError error=AppError::NotFound heading=Some("Tag not found") /> }.into_any();
                 };
                 let title = format!("{} · {}", t.name, product.config.name);
-                view! { <Title text=title /> {layout(product, tag_section(product, &tag), "")} }.into_any()
+                view! { <Title text=title /> {layout(product, tag_section(product, &tag, true), "")} }.into_any()
             })}
         </Suspense>
     }
@@ -331,15 +331,18 @@ fn search_results(product: &Product, q: &str) -> AnyView {
     .into_any()
 }
 
-fn tag_section(product: &Product, tag_slug: &str) -> AnyView {
+/// A tag and its operations: the page's subject (`as_page`, its own page) or a section of the
+/// whole reference.
+fn tag_section(product: &Product, tag_slug: &str, as_page: bool) -> AnyView {
     let r = &product.reference;
     let Some(tag) = r.tags.iter().find(|t| t.slug == tag_slug) else { return ().into_any() };
-    let heading = if r.split { view! { <h1>{tag.name.clone()}</h1> }.into_any() } else { view! { <h2>{tag.name.clone()}</h2> }.into_any() };
+    let level = if as_page { 2 } else { 3 };
+    let heading = if as_page { view! { <h1>{tag.name.clone()}</h1> }.into_any() } else { view! { <h2>{tag.name.clone()}</h2> }.into_any() };
     view! {
         <section class="tag" id=format!("tag-{}", tag.slug)>
             {heading}
             {tag.description.clone().map(|d| view! { <div class="prose" inner_html=d></div> })}
-            {tag.operations.iter().map(|i| operation_view(product, *i, false)).collect_view()}
+            {tag.operations.iter().map(|i| operation_view(product, *i, false, level)).collect_view()}
         </section>
     }
     .into_any()
@@ -354,13 +357,14 @@ fn webhooks(product: &Product) -> AnyView {
         <section class="tag" id="webhooks">
             <h2>"Webhooks"</h2>
             <p class="muted">"Requests this API sends to an address you give it."</p>
-            {(0..r.webhooks.len()).map(|i| operation_view(product, i, true)).collect_view()}
+            {(0..r.webhooks.len()).map(|i| operation_view(product, i, true, 3)).collect_view()}
         </section>
     }
     .into_any()
 }
 
-fn operation_view(product: &Product, index: usize, webhook: bool) -> AnyView {
+fn operation_view(product: &Product, index: usize, webhook: bool, level: u8) -> AnyView {
+    let sub = level + 1;
     let r = &product.reference;
     let slug = &product.config.slug;
     let op = if webhook { &r.webhooks[index] } else { &r.operations[index] };
@@ -372,15 +376,12 @@ fn operation_view(product: &Product, index: usize, webhook: bool) -> AnyView {
         .iter()
         .filter_map(|location| {
             let params = by_location(location);
-            (!params.is_empty()).then(|| parameters_table(r, slug, location, &params))
+            (!params.is_empty()).then(|| parameters_table(r, slug, location, &params, sub))
         })
         .collect_view();
     view! {
         <section class="operation" id=anchor.clone() aria-labelledby=format!("{anchor}-title")>
-            <h3 id=format!("{anchor}-title")>
-                {op.title()}
-                <a class="anchor" href=format!("#{anchor}") aria-label=format!("Link to {}", op.title())>"#"</a>
-            </h3>
+            {operation_heading(level, &anchor, op.title())}
             <p class="endpoint">
                 <span class=format!("method {}", op.method.to_lowercase())>{if webhook { format!("{} (webhook)", op.method) } else { op.method.clone() }}</span>
                 " " <code>{shown_path}</code>
@@ -390,30 +391,30 @@ fn operation_view(product: &Product, index: usize, webhook: bool) -> AnyView {
             {op.description.clone().map(|d| view! { <div class="prose" inner_html=d></div> })}
             {parameter_tables}
             {op.request_body.as_ref().map(|body| view! {
-                <h4>"Request body" {body.required.then_some(" (required)")}</h4>
+                {heading(sub, if body.required { "Request body (required)".into() } else { "Request body".into() })}
                 {body.description.clone().map(|d| view! { <div class="prose" inner_html=d></div> })}
                 {body.contents.iter().map(|c| content_view(r, slug, c, "Example request")).collect_view()}
             })}
-            <h4>"Responses"</h4>
+            {heading(sub, "Responses".into())}
             <dl class="responses">
                 {op.responses.iter().map(|resp| view! {
                     <dt><span class=format!("status s{}", resp.status.chars().next().unwrap_or('d'))>{resp.status.clone()}</span></dt>
                     <dd>
                         {resp.description.clone().map(|d| view! { <div class="prose" inner_html=d></div> })}
-                        {(!resp.headers.is_empty()).then(|| parameters_table(r, slug, "response header", &resp.headers.iter().collect::<Vec<_>>()))}
+                        {(!resp.headers.is_empty()).then(|| parameters_table(r, slug, "response header", &resp.headers.iter().collect::<Vec<_>>(), sub + 1))}
                         {resp.contents.iter().map(|c| content_view(r, slug, c, "Example answer")).collect_view()}
                     </dd>
                 }).collect_view()}
             </dl>
             {samples.map(|samples| view! {
                 <div class="samples">
-                    <h4>"Code samples"</h4>
+                    {heading(sub, "Code samples".into())}
                     {samples.iter().enumerate().map(|(i, s)| {
                         let id = format!("{anchor}-sample-{}", s.language.to_lowercase());
                         view! {
                             <details class="sample" open=i == 0>
                                 <summary>{s.language}</summary>
-                                <pre><code id=id.clone()>{s.code.clone()}</code></pre>
+                                <pre tabindex="0"><code id=id.clone()>{s.code.clone()}</code></pre>
                                 <button type="button" class="copy" data-copy=id hidden>"Copy"</button>
                             </details>
                         }
@@ -425,8 +426,28 @@ fn operation_view(product: &Product, index: usize, webhook: bool) -> AnyView {
     .into_any()
 }
 
-fn parameters_table(r: &Reference, slug: &str, location: &str, params: &[&Parameter]) -> AnyView {
-    let heading = match location {
+/// A heading of `level` (2 to 4): operations are h3 under a tag's h2 on the whole reference,
+/// and h2 on a tag's own page, and what they hold one level below.
+fn heading(level: u8, text: String) -> AnyView {
+    match level {
+        2 => view! { <h2>{text}</h2> }.into_any(),
+        3 => view! { <h3>{text}</h3> }.into_any(),
+        _ => view! { <h4>{text}</h4> }.into_any(),
+    }
+}
+
+/// An operation's heading, with a link to its own anchor.
+fn operation_heading(level: u8, anchor: &str, title: String) -> AnyView {
+    let id = format!("{anchor}-title");
+    let link = view! { <a class="anchor" href=format!("#{anchor}") aria-label=format!("Link to {title}")>"#"</a> };
+    match level {
+        2 => view! { <h2 id=id>{title.clone()} {link}</h2> }.into_any(),
+        _ => view! { <h3 id=id>{title.clone()} {link}</h3> }.into_any(),
+    }
+}
+
+fn parameters_table(r: &Reference, slug: &str, location: &str, params: &[&Parameter], level: u8) -> AnyView {
+    let heading_text = match location {
         "path" => "Path parameters",
         "query" => "Query parameters",
         "header" => "Header parameters",
@@ -434,7 +455,7 @@ fn parameters_table(r: &Reference, slug: &str, location: &str, params: &[&Parame
         _ => "Headers",
     };
     view! {
-        <h4>{heading}</h4>
+        {heading(level, heading_text.to_string())}
         <table class="params">
             <thead><tr><th scope="col">"Name"</th><th scope="col">"Type"</th><th scope="col">"Description"</th></tr></thead>
             <tbody>
@@ -467,7 +488,7 @@ fn content_view(r: &Reference, slug: &str, content: &Content, example_label: &'s
             {content.example.clone().map(|e| view! {
                 <details class="example">
                     <summary>{example_label}</summary>
-                    <pre><code>{e}</code></pre>
+                    <pre tabindex="0"><code>{e}</code></pre>
                 </details>
             })}
         </div>
