@@ -34,9 +34,8 @@ fn current_path() -> String {
     leptos_router::hooks::use_location().pathname.get_untracked()
 }
 
-/// The product named in the path, if this reader may see it; otherwise the page to answer with
-/// (sign in first, or 404: a developers-only product is not named to strangers... but they
-/// may sign in, so they are sent there).
+/// The product named in the path, if this reader may see it; otherwise the page to answer with:
+/// 404 for no such product, sign-in (and back) for a developers-only one.
 async fn readable_product(slug: &str) -> Result<(Arc<Catalogue>, usize, Option<Account>), AnyView> {
     let not_found = || view! { <PageError error=AppError::NotFound heading=Some("API not found") /> }.into_any();
     let Some(catalogue) = catalogue() else { return Err(not_found()) };
@@ -149,9 +148,10 @@ async fn product_body(slug: String, q: String) -> AnyView {
     .into_any()
 }
 
-pub fn tag_page() -> AnyView {
+/// A page of one product beside its navigation column: `page` gives its title and main part,
+/// or `None` for a 404 (`missing` names what was not found).
+fn product_subpage(missing: &'static str, page: impl FnOnce(&Product) -> Option<(String, AnyView)> + Send + 'static) -> AnyView {
     let slug = param("product");
-    let tag = param("tag");
     view! {
         <Suspense fallback=|| ()>
             {Suspend::new(async move {
@@ -160,67 +160,53 @@ pub fn tag_page() -> AnyView {
                     Err(page) => return page,
                 };
                 let product = &catalogue.products[index];
-                let Some(t) = product.reference.tags.iter().find(|t| t.slug == tag) else {
-                    return view! { <PageError error=AppError::NotFound heading=Some("Tag not found") /> }.into_any();
-                };
-                let title = format!("{} · {}", t.name, product.config.name);
-                view! { <Title text=title /> {layout(product, tag_section(product, &tag, true), "")} }.into_any()
+                match page(product) {
+                    Some((title, main)) => {
+                        let title = format!("{title} · {}", product.config.name);
+                        view! { <Title text=title /> {layout(product, main, "")} }.into_any()
+                    }
+                    None => view! { <PageError error=AppError::NotFound heading=Some(missing) /> }.into_any(),
+                }
             })}
         </Suspense>
     }
     .into_any()
+}
+
+pub fn tag_page() -> AnyView {
+    let tag = param("tag");
+    product_subpage("Tag not found", move |product| {
+        let t = product.reference.tags.iter().find(|t| t.slug == tag)?;
+        Some((t.name.clone(), tag_section(product, &tag, true)))
+    })
 }
 
 pub fn models_page() -> AnyView {
-    let slug = param("product");
-    view! {
-        <Suspense fallback=|| ()>
-            {Suspend::new(async move {
-                let (catalogue, index, _) = match readable_product(&slug).await {
-                    Ok(found) => found,
-                    Err(page) => return page,
-                };
-                let product = &catalogue.products[index];
-                let r = &product.reference;
-                let models = r.models.iter().map(|id| {
-                    let name = r.schemas[*id].name.clone().unwrap_or_default();
-                    view! {
-                        <section class="model" id=format!("schema-{name}")>
-                            <h2>{name.clone()}</h2>
-                            {schema_view(r, &product.config.slug, *id, &mut Vec::new(), 0)}
-                        </section>
-                    }
-                }).collect_view();
-                let title = format!("Models · {}", product.config.name);
-                let main = view! { <h1>"Models"</h1> {models} }.into_any();
-                view! { <Title text=title /> {layout(product, main, "")} }.into_any()
-            })}
-        </Suspense>
-    }
-    .into_any()
+    product_subpage("Page not found", |product| {
+        let r = &product.reference;
+        let models = r
+            .models
+            .iter()
+            .map(|id| {
+                let name = r.schemas[*id].name.clone().unwrap_or_default();
+                view! {
+                    <section class="model" id=format!("schema-{name}")>
+                        <h2>{name.clone()}</h2>
+                        {schema_view(r, &product.config.slug, *id, &mut Vec::new(), 0)}
+                    </section>
+                }
+            })
+            .collect_view();
+        Some(("Models".into(), view! { <h1>"Models"</h1> {models} }.into_any()))
+    })
 }
 
 pub fn guide_page() -> AnyView {
-    let slug = param("product");
     let page = param("page");
-    view! {
-        <Suspense fallback=|| ()>
-            {Suspend::new(async move {
-                let (catalogue, index, _) = match readable_product(&slug).await {
-                    Ok(found) => found,
-                    Err(page) => return page,
-                };
-                let product = &catalogue.products[index];
-                let Some(guide) = product.guides.iter().find(|g| g.slug == page) else {
-                    return view! { <PageError error=AppError::NotFound heading=Some("Page not found") /> }.into_any();
-                };
-                let title = format!("{} · {}", guide.title, product.config.name);
-                let main = view! { <div class="prose guide" inner_html=guide.html.clone()></div> }.into_any();
-                view! { <Title text=title /> {layout(product, main, "")} }.into_any()
-            })}
-        </Suspense>
-    }
-    .into_any()
+    product_subpage("Page not found", move |product| {
+        let guide = product.guides.iter().find(|g| g.slug == page)?;
+        Some((guide.title.clone(), view! { <div class="prose guide" inner_html=guide.html.clone()></div> }.into_any()))
+    })
 }
 
 /// The navigation column beside every page of a product.
@@ -564,7 +550,7 @@ fn schema_view(r: &Reference, slug: &str, id: SchemaId, path: &mut Vec<SchemaId>
             .map(|p| {
                 let child = &r.schemas[p.schema];
                 let nested = has_structure(r, p.schema);
-                let inner = if nested { Some(schema_children(r, slug, p.schema, path, depth + 1)) } else { None };
+                let inner = if nested { Some(schema_view(r, slug, p.schema, path, depth + 1)) } else { None };
                 view! {
                     <li>
                         <code class="prop">{p.name.clone()}</code> " "
@@ -609,11 +595,6 @@ fn type_label_structural(r: &Reference, slug: &str, id: SchemaId) -> AnyView {
         }
         None => type_label(r, slug, id),
     }
-}
-
-/// The children of a schema without its heading line: what a folded property shows.
-fn schema_children(r: &Reference, slug: &str, id: SchemaId, path: &mut Vec<SchemaId>, depth: usize) -> AnyView {
-    schema_view(r, slug, id, path, depth)
 }
 
 fn has_structure(r: &Reference, id: SchemaId) -> bool {

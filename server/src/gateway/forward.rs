@@ -71,12 +71,12 @@ impl Upstream {
         Ok(Upstream { base: url.trim_end_matches('/').to_string(), session_cookie, client, answer_within })
     }
 
-    /// `<prefix>/v1/x?y` → `<upstream>/v1/x?y` (the prefix is `/api`, or `/api/<product>`),
-    /// with the key removed and the caller named. The path passed [`stays_inside_base`] before
-    /// any check ran.
-    pub async fn forward(&self, req: Request, prefix: &str, granted: &Granted<'_>, client_ip: &str) -> Result<Response, NoAnswer> {
+    /// `<prefix>/v1/x?y` → `<upstream>/v1/x?y` (the prefix, `prefix_len` bytes, is `/api` or
+    /// `/api/<product>`), with the key removed and the caller named. The path passed
+    /// [`stays_inside_base`] before any check ran.
+    pub async fn forward(&self, req: Request, prefix_len: usize, granted: &Granted<'_>, client_ip: &str) -> Result<Response, NoAnswer> {
         let (parts, body) = req.into_parts();
-        let url = upstream_url(&self.base, prefix, &parts.uri);
+        let url = upstream_url(&self.base, prefix_len, &parts.uri);
         let mut headers = self.request_headers(&parts.headers, granted);
         if let Ok(ip) = HeaderValue::from_str(client_ip) {
             headers.insert("x-forwarded-for", ip);
@@ -98,9 +98,10 @@ impl Upstream {
     }
 }
 
-/// The upstream URL of an API request: the base, then the path after `prefix`, then the query.
-pub fn upstream_url(base: &str, prefix: &str, uri: &http::Uri) -> String {
-    let path = uri.path().strip_prefix(prefix).unwrap_or(uri.path());
+/// The upstream URL of an API request: the base, then the path after its first `prefix_len`
+/// bytes (the product's part), then the query.
+pub fn upstream_url(base: &str, prefix_len: usize, uri: &http::Uri) -> String {
+    let path = uri.path().get(prefix_len..).unwrap_or("");
     match uri.query() {
         Some(q) => format!("{base}{path}?{q}"),
         None => format!("{base}{path}"),
@@ -282,7 +283,7 @@ mod tests {
             let Ok(uri) = path.parse::<http::Uri>() else { return Ok(()) };
             if stays_inside_base(uri.path()) {
                 let base = "http://127.0.0.1:9000/public";
-                let url = reqwest::Url::parse(&upstream_url(base, "/api", &uri)).expect("a URL");
+                let url = reqwest::Url::parse(&upstream_url(base, "/api".len(), &uri)).expect("a URL");
                 proptest::prop_assert!(url.path() == "/public" || url.path().starts_with("/public/"), "{} left the base: {}", path, url);
                 proptest::prop_assert!(!url.path().contains("/../") && !url.path().ends_with("/.."));
             }

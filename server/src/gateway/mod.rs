@@ -53,11 +53,11 @@ pub struct ProductRoute {
     pub upstream: forward::Upstream,
 }
 
-/// The destination of one request: the upstream (none: the echo) and the part of the path that
-/// names the product, which the upstream does not get.
+/// The destination of one request: the upstream (none: the echo) and the length of the path's
+/// start that names the product (`/api` or `/api/<slug>`), which the upstream does not get.
 pub struct Target<'a> {
     pub upstream: Option<&'a forward::Upstream>,
-    pub prefix: &'a str,
+    pub prefix_len: usize,
     pub product: Option<&'a app::config::ProductConfig>,
 }
 
@@ -80,15 +80,15 @@ impl Routes {
 
 impl Gateway {
     /// The destination of `path` (which starts with `/api`), or `unknown_product`.
-    fn target<'a>(&'a self, path: &'a str) -> Result<Target<'a>, Refusal> {
+    fn target(&self, path: &str) -> Result<Target<'_>, Refusal> {
         match &self.routes {
-            Routes::Single(upstream) => Ok(Target { upstream: upstream.as_ref(), prefix: "/api", product: None }),
+            Routes::Single(upstream) => Ok(Target { upstream: upstream.as_ref(), prefix_len: "/api".len(), product: None }),
             Routes::Products(routes) => {
                 let rest = path.strip_prefix("/api/").unwrap_or("");
                 let slug = rest.split('/').next().unwrap_or("");
                 let route = routes.get(slug).ok_or_else(|| Refusal::new("unknown_product"))?;
                 let product = &self.app.catalogue.products[route.index].config;
-                Ok(Target { upstream: Some(&route.upstream), prefix: &path[..4 + 1 + slug.len()], product: Some(product) })
+                Ok(Target { upstream: Some(&route.upstream), prefix_len: "/api/".len() + slug.len(), product: Some(product) })
             }
         }
     }
@@ -397,16 +397,15 @@ async fn api(State(gw): State<Arc<Gateway>>, ConnectInfo(peer): ConnectInfo<Sock
     let client = ClientInfo::from_parts(Some(peer), req.headers(), &gw.app.config.trusted_proxies);
     let url_has_key = key_in_url(req.uri(), &gw.app.config.api_key_prefix);
     let mut record = gw.record(req.method().as_str(), logged_route(req.uri(), url_has_key), client, now);
-    let path = req.uri().path().to_string();
     let mut target = None;
     let checked = if url_has_key {
         Err(Refusal::new("key_in_url"))
-    } else if !forward::stays_inside_base(&path) {
+    } else if !forward::stays_inside_base(req.uri().path()) {
         Err(Refusal::new("bad_path"))
     } else if !METHODS.contains(req.method()) {
         Err(Refusal::new("method_not_allowed"))
     } else {
-        match gw.target(&path) {
+        match gw.target(req.uri().path()) {
             Err(refusal) => Err(refusal),
             Ok(found) => {
                 let product = found.product;
@@ -431,9 +430,9 @@ async fn api(State(gw): State<Arc<Gateway>>, ConnectInfo(peer): ConnectInfo<Sock
         Ok(granted) => {
             identify(&mut record, &granted.key);
             record.outcome = "accepted";
-            let (upstream, prefix) = target.as_ref().map_or((None, "/api"), |t| (t.upstream, t.prefix));
+            let (upstream, prefix_len) = target.as_ref().map_or((None, "/api".len()), |t| (t.upstream, t.prefix_len));
             let mut response = match upstream {
-                Some(upstream) => match upstream.forward(req, prefix, &granted, &record.ip).await {
+                Some(upstream) => match upstream.forward(req, prefix_len, &granted, &record.ip).await {
                     Ok(response) => response,
                     Err(no_answer) => {
                         let (status, code, message) = no_answer.answer();

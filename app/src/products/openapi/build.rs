@@ -214,13 +214,13 @@ impl Builder<'_> {
                 continue;
             }
             let op_at = item.child(&key);
-            let op = self.operation(&op_at, &key, path, &shared)?;
+            let mut op = self.operation(&op_at, &key, path, &shared)?;
             let tag_name = match self.docs.value(&op_at.child("tags")).and_then(|t| t.get(0)).and_then(Value::as_str) {
                 Some(name) => name.to_string(),
                 None => "Other".to_string(),
             };
             let index = push_tag(tags, &tag_name, None);
-            let mut op = op;
+            // Listed under its first tag.
             op.tag = tags[index].slug.clone();
             op.search_text.push(' ');
             op.search_text.push_str(&tag_name.to_lowercase());

@@ -134,7 +134,7 @@ pub struct Schema {
 }
 
 impl Schema {
-    /// `string (date-time)`, `array of Pet`, `integer | null`: what a table cell shows.
+    /// Built from other schemas (`allOf`, `oneOf`, `anyOf`).
     pub fn is_composite(&self) -> bool {
         !self.all_of.is_empty() || !self.one_of.is_empty() || !self.any_of.is_empty()
     }
