@@ -1,7 +1,7 @@
 //! CommonMark to HTML that is safe to put in a page: raw HTML is shown as text, and links and
 //! images keep only web, mail and local addresses (never `javascript:` or `data:`).
 
-use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, html};
+use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd, html};
 
 pub fn to_html(markdown: &str) -> String {
     let parser = Parser::new_ext(markdown, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH).map(|event| match event {
@@ -25,11 +25,14 @@ pub fn plain_text(markdown: &str) -> String {
     for event in Parser::new(markdown) {
         match event {
             Event::Text(t) | Event::Code(t) => out.push_str(&t),
-            Event::SoftBreak | Event::HardBreak | Event::End(_) if !out.ends_with(' ') => out.push(' '),
+            // Blocks end with a space so paragraphs do not run together; inline markup adds none.
+            Event::SoftBreak | Event::HardBreak | Event::End(TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item) => {
+                out.push(' ')
+            }
             _ => {}
         }
     }
-    out.trim().to_string()
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn safe_url(url: CowStr<'_>) -> CowStr<'_> {
@@ -60,5 +63,6 @@ mod tests {
     #[test]
     fn plain_text_drops_the_markup() {
         assert_eq!(plain_text("A **pet** store.\nWith `code`."), "A pet store. With code.");
+        assert_eq!(plain_text("# Pets\n\nOne *[link](/x)*.\n\n- a\n- b"), "Pets One link. a b");
     }
 }
