@@ -18,7 +18,7 @@ pub struct ClientInfo {
 pub const USER_AGENT_MAX: usize = 256;
 
 /// `::ffff:192.0.2.1` is the IPv4 client 192.0.2.1 (a dual-stack socket's view of it).
-fn folded(ip: IpAddr) -> IpAddr {
+pub fn folded(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,

@@ -152,6 +152,8 @@ async fn writer_benchmark(data: &std::path::Path) {
                 email_verified_at: Some(now()),
                 plan: None,
                 current_consents: app::consent::DOCUMENTS.len() as i64,
+                stored_scope: Default::default(),
+                scope: Default::default(),
             })
         })
         .collect();

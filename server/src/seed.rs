@@ -92,6 +92,7 @@ pub async fn seed(state: &AppState, plan: SeedPlan, progress: impl Fn(u64)) -> R
                 key_type: key_type.as_str(),
                 expires_at: None,
                 replaces: None,
+                scope: &Default::default(),
             };
             insert_key(&mut tx, &row, now - Duration::days(plan.days)).await.map_err(|e| e.to_string())?;
             account_keys.push(Arc::new(KeyLookup {
@@ -107,6 +108,8 @@ pub async fn seed(state: &AppState, plan: SeedPlan, progress: impl Fn(u64)) -> R
                 email_verified_at: Some(now),
                 plan: None,
                 current_consents: app::consent::DOCUMENTS.len() as i64,
+                stored_scope: Default::default(),
+                scope: Default::default(),
             }));
         }
         tx.commit().await.map_err(|e| e.to_string())?;

@@ -254,7 +254,7 @@ pub async fn admin_account(account_id: String) -> Result<AccountDetail, AppError
     let key_rows = crate::api_keys::store::list_keys(&state.db, id).await?;
     let mut keys = Vec::with_capacity(key_rows.len());
     for row in &key_rows {
-        keys.push(crate::api_keys::issue::key_info(&state.db, row, now).await?);
+        keys.push(crate::api_keys::issue::key_info(&state, row, now).await?);
     }
     let list_row = store::AccountListRow {
         account_id: account.account_id,

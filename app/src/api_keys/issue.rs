@@ -8,12 +8,13 @@ use uuid::Uuid;
 
 use super::directory::{Change, KeyDirectory};
 use super::format::{self, KeyType};
+use super::scope::KeyScope;
 use super::store::{self, KeyRow, KeyState};
 use super::*;
 use crate::accounts::format_time;
 use crate::accounts::store::Account;
 use crate::client::ClientInfo;
-use crate::db::{Db, Tx, new_id};
+use crate::db::{Tx, new_id};
 use crate::events::kind;
 use crate::events::store::{NewEvent, record};
 use crate::state::AppState;
@@ -59,6 +60,7 @@ struct Spec<'a> {
     key_type: KeyType,
     expires_at: Option<OffsetDateTime>,
     replaces: Option<Uuid>,
+    scope: &'a KeyScope,
 }
 
 /// Writes a new key into `tx` and returns it in full, with its row.
@@ -69,7 +71,8 @@ async fn insert_new(
     spec: Spec<'_>,
     now: OffsetDateTime,
 ) -> Result<(String, KeyRow), AppError> {
-    let Spec { label, key_type, expires_at, replaces } = spec;
+    let Spec { label, key_type, expires_at, replaces, scope } = spec;
+    let scope = scope.to_columns();
     let word = &state.config.api_key_prefix;
     let key = format::assemble(word, key_type, &random_part());
     let key_hash = state.keys.hasher().hash(&key);
@@ -84,6 +87,7 @@ async fn insert_new(
         key_type: key_type.as_str(),
         expires_at,
         replaces,
+        scope: &scope,
     };
     store::insert_key(tx, &new, now).await?;
     // A look-up of this very key before now (practically impossible) must not stay cached.
@@ -102,6 +106,7 @@ async fn insert_new(
         replaces,
         created_at: now,
         last_used_at: None,
+        scope,
     };
     Ok((key, row))
 }
@@ -122,6 +127,7 @@ pub async fn create(
     label: &str,
     key_type: KeyType,
     lifetime: Option<Duration>,
+    scope: &KeyScope,
     client: &ClientInfo,
 ) -> Result<IssuedKey, AppError> {
     let now = crate::db::now();
@@ -131,16 +137,17 @@ pub async fn create(
         &mut tx,
         state,
         account.account_id,
-        Spec { label, key_type, expires_at: lifetime.map(|l| now + l), replaces: None },
+        Spec { label, key_type, expires_at: lifetime.map(|l| now + l), replaces: None, scope },
         now,
     )
     .await?;
     tx.commit().await?;
     state.keys.apply(&Change::Key { key_hash: row.key_hash.clone() });
-    let detail = serde_json::json!({ "api_key_id": row.api_key_id, "key": row.masked(), "label": label, "type": key_type.as_str() });
+    let detail = serde_json::json!({ "api_key_id": row.api_key_id, "key": row.masked(), "label": label, "type": key_type.as_str(),
+        "scope": scope.to_json() });
     record(&state.db, NewEvent::by_account(kind::API_KEY_CREATED, account.account_id, client, detail)).await;
     notify(state, account, &format!("A new API key, \u{201c}{label}\u{201d} ({}), was created", row.masked()), client);
-    Ok(IssuedKey { key, info: key_info(&state.db, &row, now).await? })
+    Ok(IssuedKey { key, info: key_info(state, &row, now).await? })
 }
 
 pub async fn roll(state: &AppState, account: &Account, key_id: Uuid, grace: Duration, client: &ClientInfo) -> Result<IssuedKey, AppError> {
@@ -168,7 +175,7 @@ pub async fn roll(state: &AppState, account: &Account, key_id: Uuid, grace: Dura
         &mut tx,
         state,
         account.account_id,
-        Spec { label: &old.label, key_type, expires_at, replaces: Some(old.api_key_id) },
+        Spec { label: &old.label, key_type, expires_at, replaces: Some(old.api_key_id), scope: &old.scope() },
         now,
     )
     .await?;
@@ -192,7 +199,46 @@ pub async fn roll(state: &AppState, account: &Account, key_id: Uuid, grace: Dura
         ),
         client,
     );
-    Ok(IssuedKey { key, info: key_info(&state.db, &row, now).await? })
+    Ok(IssuedKey { key, info: key_info(state, &row, now).await? })
+}
+
+/// Changes what an active (or retiring) key may do, on every instance at once; the owner gets
+/// an event and a notice.
+pub async fn change_scope(
+    state: &AppState,
+    account: &Account,
+    key_id: Uuid,
+    scope: &KeyScope,
+    client: &ClientInfo,
+) -> Result<KeyInfo, AppError> {
+    let now = crate::db::now();
+    let mut tx = state.db.begin().await?;
+    let key = store::find_key_of(&mut tx, account.account_id, key_id).await?.ok_or(AppError::NotFound)?;
+    if matches!(key.state(now), KeyState::Revoked | KeyState::Expired) {
+        return Err(AppError::message(NOT_CHANGEABLE));
+    }
+    let before = key.scope();
+    if before == *scope {
+        return Ok(key_info(state, &key, now).await?);
+    }
+    let columns = scope.to_columns();
+    store::set_scope(&mut tx, key.api_key_id, &columns).await?;
+    let change = Change::Key { key_hash: key.key_hash.clone() };
+    KeyDirectory::announce(&mut tx, &change).await?;
+    tx.commit().await?;
+    state.keys.apply(&change);
+    let detail = serde_json::json!({ "api_key_id": key.api_key_id, "key": key.masked(), "label": key.label,
+        "before": before.to_json(), "after": scope.to_json() });
+    record(&state.db, NewEvent::by_account(kind::API_KEY_SCOPE_CHANGED, account.account_id, client, detail)).await;
+    let row = KeyRow { scope: columns, ..key };
+    let info = key_info(state, &row, now).await?;
+    notify(
+        state,
+        account,
+        &format!("What your API key \u{201c}{}\u{201d} ({}) may do was changed to: {}", row.label, row.masked(), info.scope.summary()),
+        client,
+    );
+    Ok(info)
 }
 
 /// Who revoked a key: its owner on the Keys page, or anyone holding it (`POST /v1/keys/revoke`).
@@ -251,9 +297,14 @@ pub async fn mail_a_new_key(state: &AppState, account: &Account, client: &Client
     let now = crate::db::now();
     let mut tx = state.db.begin().await?;
     check_may_hold_another(&mut tx, account, now).await?;
-    let (key, row) =
-        insert_new(&mut tx, state, account.account_id, Spec { label, key_type: KeyType::Live, expires_at: None, replaces: None }, now)
-            .await?;
+    let (key, row) = insert_new(
+        &mut tx,
+        state,
+        account.account_id,
+        Spec { label, key_type: KeyType::Live, expires_at: None, replaces: None, scope: &KeyScope::default() },
+        now,
+    )
+    .await?;
     tx.commit().await?;
     state.keys.apply(&Change::Key { key_hash: row.key_hash.clone() });
     let detail = serde_json::json!({ "api_key_id": row.api_key_id, "key": row.masked(), "label": label, "type": "live" });
@@ -297,7 +348,9 @@ fn notify(state: &AppState, account: &Account, what: &str, client: &ClientInfo) 
     ));
 }
 
-pub async fn key_info(db: &Db, row: &KeyRow, now: OffsetDateTime) -> Result<KeyInfo, sqlx::Error> {
+pub async fn key_info(state: &AppState, row: &KeyRow, now: OffsetDateTime) -> Result<KeyInfo, sqlx::Error> {
+    let db = &state.db;
+    let scope = row.scope().info(|slug| state.catalogue.find(slug).map(|p| p.config.name.clone()));
     let (state, retiring_until, requests_last_hour) = match row.state(now) {
         KeyState::Active => ("active", None, None),
         KeyState::Retiring { until } => {
@@ -317,6 +370,7 @@ pub async fn key_info(db: &Db, row: &KeyRow, now: OffsetDateTime) -> Result<KeyI
         expires_at: row.expires_at.map(format_time),
         retiring_until,
         requests_last_hour,
+        scope,
     })
 }
 

@@ -9,6 +9,8 @@ pub mod format;
 pub mod issue;
 mod pages;
 #[cfg(feature = "ssr")]
+pub mod scope;
+#[cfg(feature = "ssr")]
 pub mod secret;
 #[cfg(feature = "ssr")]
 pub mod store;
@@ -26,6 +28,7 @@ pub const LABEL_MAX: usize = 60;
 pub const UNVERIFIED: &str = "Confirm your email address first: only confirmed accounts can create API keys.";
 pub const TOO_MANY: &str = "You have 20 usable keys, the most an account can hold. Revoke one you no longer use first.";
 pub const NOT_ACTIVE: &str = "This key is no longer active, so it cannot be rolled.";
+pub const NOT_CHANGEABLE: &str = "This key no longer works, so what it may do cannot be changed.";
 pub const ALREADY_ROLLED: &str = "This key has already been rolled and is in its grace period.";
 
 /// Lifetimes offered when creating a key.
@@ -49,6 +52,42 @@ pub struct KeyInfo {
     /// For a retiring key: when it stops working, and its requests in the last hour.
     pub retiring_until: Option<String>,
     pub requests_last_hour: Option<i64>,
+    pub scope: ScopeInfo,
+}
+
+/// What a key may do, as its owner sees it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScopeInfo {
+    /// (slug, name) of the products it may call; `None`: every product, also ones added later.
+    pub products: Option<Vec<(String, String)>>,
+    /// Only GET, HEAD and OPTIONS.
+    pub read_only: bool,
+    /// CIDR ranges it may be used from; empty: any address.
+    pub networks: Vec<String>,
+}
+
+impl ScopeInfo {
+    /// "All APIs · read and write · any address": one line for the key list.
+    pub fn summary(&self) -> String {
+        let apis = match &self.products {
+            None => "All APIs".to_string(),
+            Some(products) => products.iter().map(|(_, name)| name.as_str()).collect::<Vec<_>>().join(", "),
+        };
+        let access = if self.read_only { "read only" } else { "read and write" };
+        let from = match self.networks.len() {
+            0 => "any address".to_string(),
+            1..=3 => format!("from {}", self.networks.join(", ")),
+            n => format!("from {n} address ranges"),
+        };
+        format!("{apis} \u{b7} {access} \u{b7} {from}")
+    }
+}
+
+/// A product a key can be limited to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProductChoice {
+    pub slug: String,
+    pub name: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -68,6 +107,8 @@ pub struct KeysOverview {
     pub email_keys: bool,
     /// Where the protected API answers, for the page's example call.
     pub api_base: String,
+    /// The products a key can be limited to (empty: the installation has none).
+    pub products: Vec<ProductChoice>,
 }
 
 /// A key just created: the only time the full key is ever sent.
@@ -86,7 +127,7 @@ pub async fn get_keys_overview() -> Result<KeysOverview, AppError> {
     let rows = store::list_keys(&state.db, account.account_id).await?;
     let mut keys = Vec::with_capacity(rows.len());
     for row in &rows {
-        keys.push(issue::key_info(&state.db, row, now).await?);
+        keys.push(issue::key_info(&state, row, now).await?);
     }
     Ok(KeysOverview {
         keys,
@@ -94,19 +135,67 @@ pub async fn get_keys_overview() -> Result<KeysOverview, AppError> {
         verified: account.email_verified_at.is_some(),
         email_keys: state.config.email_api_keys,
         api_base: state.config.link("/api/v1/echo"),
+        products: product_choices(&state),
     })
 }
 
+/// The products a key can be limited to: all the installation publishes (a plan may change).
+#[cfg(feature = "ssr")]
+pub fn product_choices(state: &crate::state::AppState) -> Vec<ProductChoice> {
+    state.catalogue.products.iter().map(|p| ProductChoice { slug: p.config.slug.clone(), name: p.config.name.clone() }).collect()
+}
+
+/// The scope a form sent, checked against the installation's products.
+#[cfg(feature = "ssr")]
+fn scope_from_form(
+    state: &crate::state::AppState,
+    apis: String,
+    products: Vec<String>,
+    access: String,
+    networks: String,
+) -> Result<scope::KeyScope, AppError> {
+    let slugs: Vec<&str> = state.catalogue.products.iter().map(|p| p.config.slug.as_str()).collect();
+    scope::parse(&scope::ScopeInput { apis, products, access, networks }, &slugs)
+}
+
 /// Creates a key for a confirmed, active account and shows it once.
+/// `apis` (`all` or `selected`), `products[]`, `access` (`read_write` or `read`) and `networks`
+/// (one address or CIDR range per line) limit what it may do; left out, it may do everything.
 #[server(prefix = "/rpc", endpoint = "create_key")]
-pub async fn create_key(label: String, key_type: String, expires_in: String) -> Result<IssuedKey, AppError> {
+pub async fn create_key(
+    label: String,
+    key_type: String,
+    expires_in: String,
+    #[server(default)] apis: String,
+    #[server(default)] products: Vec<String>,
+    #[server(default)] access: String,
+    #[server(default)] networks: String,
+) -> Result<IssuedKey, AppError> {
     let state = crate::state::AppState::current()?;
     let account = crate::sessions::auth::require_account().await?;
     let label = issue::check_label(&label)?;
     let key_type = format::KeyType::parse(&key_type).ok_or_else(|| AppError::invalid("key_type", "Choose live or test."))?;
     let lifetime = issue::parse_expiry(&expires_in)?;
+    let scope = scope_from_form(&state, apis, products, access, networks)?;
     let client = crate::state::current_client().await;
-    issue::create(&state, &account, &label, key_type, lifetime, &client).await
+    issue::create(&state, &account, &label, key_type, lifetime, &scope, &client).await
+}
+
+/// Changes what one of the signed-in developer's keys may do (same fields as `create_key`).
+#[server(prefix = "/rpc", endpoint = "set_key_scope")]
+pub async fn set_key_scope(
+    key_id: String,
+    #[server(default)] apis: String,
+    #[server(default)] products: Vec<String>,
+    #[server(default)] access: String,
+    #[server(default)] networks: String,
+) -> Result<KeyInfo, AppError> {
+    let state = crate::state::AppState::current()?;
+    let account = crate::sessions::auth::require_account().await?;
+    let key_id = uuid::Uuid::parse_str(&key_id).map_err(|_| AppError::NotFound)?;
+    let scope = scope_from_form(&state, apis, products, access, networks)?;
+    let client = crate::state::current_client().await;
+    issue::change_scope(&state, &account, key_id, &scope, &client).await
 }
 
 /// Replaces a key by a new one; the old one keeps working for the chosen grace period.

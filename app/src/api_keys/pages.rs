@@ -88,7 +88,7 @@ fn Keys(overview: KeysOverview, issued: RwSignal<Option<IssuedKey>>, refresh: Ca
             </meter>
         </div>
         {if overview.verified {
-            view! { <CreateKey issued=issued refresh=refresh /> }.into_any()
+            view! { <CreateKey issued=issued refresh=refresh products=overview.products.clone() /> }.into_any()
         } else {
             view! { <div class="card"><p class="form-error" role="alert">{UNVERIFIED}</p></div> }.into_any()
         }}
@@ -114,7 +114,7 @@ fn Keys(overview: KeysOverview, issued: RwSignal<Option<IssuedKey>>, refresh: Ca
 }
 
 #[component]
-fn CreateKey(issued: RwSignal<Option<IssuedKey>>, refresh: Callback<()>) -> impl IntoView {
+fn CreateKey(issued: RwSignal<Option<IssuedKey>>, refresh: Callback<()>, products: Vec<ProductChoice>) -> impl IntoView {
     let create = ServerAction::<CreateKey>::new();
     let error = action_error(create);
     let ready = hydrated();
@@ -144,6 +144,10 @@ fn CreateKey(issued: RwSignal<Option<IssuedKey>>, refresh: Callback<()>) -> impl
                     {EXPIRY_CHOICES.iter().map(|(value, text)| view! { <option value=*value>{*text}</option> }).collect_view()}
                 </select>
                 <FieldError error=error field="expires_in" />
+                <details class="scope-fields">
+                    <summary>"Limit what it may do"</summary>
+                    <ScopeFields products=products current=ScopeInfo::default() error=error id="new-key" />
+                </details>
                 <button type="submit" class="primary" disabled=move || !ready.get() || create.pending().get()>"Create key"</button>
                 <noscript><p class="hint">"Creating a key needs JavaScript, so that the key is shown to you once, on this page."</p></noscript>
             </ActionForm>
@@ -206,6 +210,7 @@ pub fn KeyItem(key_info: KeyInfo, issued: RwSignal<Option<IssuedKey>>, refresh: 
                 <span class=state_class>{state_text}</span>
             </div>
             <p><code class="key-masked">{k.masked.clone()}</code></p>
+            <p class="muted small scope-summary">{k.scope.summary()}</p>
             <p class="muted small">
                 {format!("Created {}", k.created_at)} " · "
                 <span class="last-used">{match k.last_used_at.clone() { Some(t) => format!("last used {t}"), None => "never used".into() }}</span>
@@ -251,6 +256,72 @@ pub fn KeyItem(key_info: KeyInfo, issued: RwSignal<Option<IssuedKey>>, refresh: 
             {move || roll_error.get().filter(|e| e.field().is_none()).map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })}
             {move || revoke_error.get().map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })}
         </li>
+    }
+}
+
+/// The fields of a key's scope, in the create form and the change form. `products`: the
+/// installation's (no product fields when it has none).
+#[component]
+fn ScopeFields(products: Vec<ProductChoice>, current: ScopeInfo, error: Signal<Option<AppError>>, id: &'static str) -> impl IntoView {
+    let every_api = current.products.is_none();
+    let chosen: Vec<String> = current.products.iter().flatten().map(|(slug, _)| slug.clone()).collect();
+    let networks_id = format!("{id}-networks");
+    let hint_id = format!("{id}-networks-hint");
+    view! {
+        {(!products.is_empty()).then(|| view! {
+            <fieldset>
+                <legend>"APIs it may call"</legend>
+                <label class="choice"><input type="radio" name="apis" value="all" checked=every_api /> " All APIs, also those published later"</label>
+                <label class="choice"><input type="radio" name="apis" value="selected" checked=!every_api /> " Only the APIs ticked here:"</label>
+                <div class="choices">
+                    {products.into_iter().map(|p| {
+                        let checked = chosen.contains(&p.slug);
+                        view! { <label class="choice"><input type="checkbox" name="products[]" value=p.slug checked=checked /> " " {p.name}</label> }
+                    }).collect_view()}
+                </div>
+                <FieldError error=error field="apis" />
+                <FieldError error=error field="products" />
+            </fieldset>
+        })}
+        <fieldset>
+            <legend>"Access"</legend>
+            <label class="choice"><input type="radio" name="access" value="read_write" checked=!current.read_only /> " Read and write"</label>
+            <label class="choice"><input type="radio" name="access" value="read" checked=current.read_only /> " Read only (GET, HEAD and OPTIONS)"</label>
+            <FieldError error=error field="access" />
+        </fieldset>
+        <label for=networks_id.clone()>"Client addresses (optional)"</label>
+        <textarea id=networks_id name="networks" rows="3" spellcheck="false" placeholder="203.0.113.0/24"
+            aria-invalid=invalid(error, "networks") aria-describedby=format!("{hint_id} networks-error")>{current.networks.join("\n")}</textarea>
+        <p class="hint" id=hint_id>"One IPv4 or IPv6 address or CIDR range per line, up to 20. Leave it empty to allow any address."</p>
+        <FieldError error=error field="networks" />
+    }
+}
+
+/// Changes what a key may do; works without JavaScript (the page reloads with the result).
+#[component]
+pub fn ScopeForm(key_info: KeyInfo, products: Vec<ProductChoice>, refresh: Callback<()>) -> impl IntoView {
+    let change = ServerAction::<SetKeyScope>::new();
+    let error = action_error(change);
+    Effect::new(move |_| {
+        if matches!(change.value().get(), Some(Ok(_))) {
+            refresh.run(());
+        }
+    });
+    view! {
+        <div class="card">
+            <h2>"What this key may do"</h2>
+            <p class="scope-summary">{key_info.scope.summary()}</p>
+            {(key_info.state == "active" || key_info.state == "retiring").then(|| view! {
+                <ActionForm action=change attr:novalidate="" attr:class="key-form">
+                    <FormError error=error />
+                    <input type="hidden" name="key_id" value=key_info.id.clone() />
+                    <ScopeFields products=products current=key_info.scope.clone() error=error id="key-scope" />
+                    <p class="hint">"A change applies to the next request on every server, and we email you about it."</p>
+                    <button type="submit" class="primary" disabled=move || change.pending().get()>"Save scope"</button>
+                    {move || matches!(change.value().get(), Some(Ok(_))).then(|| view! { <p class="form-ok" role="status">"Saved."</p> })}
+                </ActionForm>
+            })}
+        </div>
     }
 }
 

@@ -4,6 +4,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::scope::{KeyScope, ScopeColumns};
 use crate::db::{Db, Ts, Tx};
 use crate::{on_db, on_tx};
 
@@ -22,6 +23,8 @@ pub struct KeyRow {
     pub replaces: Option<Uuid>,
     pub created_at: OffsetDateTime,
     pub last_used_at: Option<OffsetDateTime>,
+    #[sqlx(flatten)]
+    pub scope: ScopeColumns,
 }
 
 /// Where a key stands at a given instant.
@@ -54,10 +57,14 @@ impl KeyRow {
     pub fn masked(&self) -> String {
         format!("{}…{}", self.display_prefix, self.last4)
     }
+
+    pub fn scope(&self) -> KeyScope {
+        KeyScope::from_columns(&self.scope)
+    }
 }
 
 const COLUMNS: &str = "api_key_id, account_id, key_hash, display_prefix, last4, label, key_type, expires_at, revoked_at, \
-     revoked_reason, replaces, created_at, last_used_at";
+     revoked_reason, replaces, created_at, last_used_at, scope_products, scope_access, scope_networks";
 
 pub struct NewKey<'a> {
     pub api_key_id: Uuid,
@@ -69,14 +76,17 @@ pub struct NewKey<'a> {
     pub key_type: &'a str,
     pub expires_at: Option<OffsetDateTime>,
     pub replaces: Option<Uuid>,
+    pub scope: &'a ScopeColumns,
 }
 
 pub async fn insert_key(tx: &mut Tx, key: &NewKey<'_>, now: OffsetDateTime) -> Result<(), sqlx::Error> {
     on_tx!(tx, conn => sqlx::query(
-        "insert into api_key (api_key_id, account_id, key_hash, display_prefix, last4, label, key_type, expires_at, replaces, created_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+        "insert into api_key (api_key_id, account_id, key_hash, display_prefix, last4, label, key_type, expires_at, replaces, created_at,
+                              scope_products, scope_access, scope_networks)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
         .bind(key.api_key_id).bind(key.account_id).bind(key.key_hash).bind(key.display_prefix).bind(key.last4)
         .bind(key.label).bind(key.key_type).bind(key.expires_at.map(Ts)).bind(key.replaces).bind(Ts(now))
+        .bind(&key.scope.scope_products).bind(&key.scope.scope_access).bind(&key.scope.scope_networks)
         .execute(conn).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
@@ -115,6 +125,15 @@ pub async fn revoke_at(tx: &mut Tx, api_key_id: Uuid, at: OffsetDateTime, reason
     Ok(changed > 0)
 }
 
+/// Replaces what the key may do.
+pub async fn set_scope(tx: &mut Tx, api_key_id: Uuid, scope: &ScopeColumns) -> Result<(), sqlx::Error> {
+    on_tx!(tx, conn => sqlx::query(
+        "update api_key set scope_products = $2, scope_access = $3, scope_networks = $4 where api_key_id = $1")
+        .bind(api_key_id).bind(&scope.scope_products).bind(&scope.scope_access).bind(&scope.scope_networks)
+        .execute(conn).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
 /// The gateway's view of a key: the key and what it needs of the account.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct KeyLookup {
@@ -131,6 +150,11 @@ pub struct KeyLookup {
     pub plan: Option<String>,
     /// How many of the shipped documents the account has accepted in their current version.
     pub current_consents: i64,
+    #[sqlx(flatten)]
+    pub stored_scope: ScopeColumns,
+    /// `stored_scope`, parsed once when the key is looked up.
+    #[sqlx(skip)]
+    pub scope: KeyScope,
 }
 
 impl KeyLookup {
@@ -141,16 +165,17 @@ impl KeyLookup {
 }
 
 pub async fn lookup(db: &Db, key_hash: &str) -> Result<Option<KeyLookup>, sqlx::Error> {
-    on_db!(db, pool => sqlx::query_as::<_, KeyLookup>(
+    let found = on_db!(db, pool => sqlx::query_as::<_, KeyLookup>(
         "select k.api_key_id, k.account_id, k.label, k.key_type, k.display_prefix, k.last4, k.expires_at, k.revoked_at,
-                a.status as account_status, a.email_verified_at, a.plan,
+                k.scope_products, k.scope_access, k.scope_networks, a.status as account_status, a.email_verified_at, a.plan,
                 (select count(distinct c.document) from consent c where c.account_id = k.account_id
                      and ((c.document = $2 and c.version = $3) or (c.document = $4 and c.version = $5))) as current_consents
          from api_key k join account a on a.account_id = k.account_id where k.key_hash = $1")
         .bind(key_hash)
         .bind(crate::consent::TERMS.slug).bind(crate::consent::TERMS.version)
         .bind(crate::consent::PRIVACY.slug).bind(crate::consent::PRIVACY.version)
-        .fetch_optional(pool).await)
+        .fetch_optional(pool).await)?;
+    Ok(found.map(|key| KeyLookup { scope: KeyScope::from_columns(&key.stored_scope), ..key }))
 }
 
 /// Accepted requests of the account since `since` (the start of its month), from the rollup.

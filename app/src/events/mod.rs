@@ -66,6 +66,8 @@ pub mod kind {
     /// Revoked through `POST /v1/keys/revoke` by someone holding the key.
     pub const API_KEY_REPORTED: &str = "api_key.reported_leaked";
     pub const API_KEY_EMAILED: &str = "api_key.emailed";
+    /// What a key may do changed (detail: the scope before and after).
+    pub const API_KEY_SCOPE_CHANGED: &str = "api_key.scope_changed";
     pub const CONSENT_ACCEPTED: &str = "consent.accepted";
     pub const CSRF_REFUSED: &str = "request.cross_origin_refused";
     pub const ADMIN_GRANTED: &str = "admin.granted";

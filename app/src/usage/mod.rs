@@ -140,6 +140,8 @@ pub struct DashboardUsage {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KeyUsagePage {
     pub key: KeyInfo,
+    /// The products the key's scope can name.
+    pub products: Vec<crate::api_keys::ProductChoice>,
     pub report: UsageReport,
     /// The key's requests, or why the filters cannot be used (the rest of the page still shows).
     pub requests: Result<RequestPage, AppError>,
@@ -205,6 +207,9 @@ pub const REFUSAL_CODES: &[&str] = &[
     "account_suspended",
     "account_unverified",
     "consent_required",
+    "product_not_allowed",
+    "read_only_key",
+    "ip_not_allowed",
     "rate_limited",
     "quota_exceeded",
     "unavailable",
@@ -237,11 +242,11 @@ pub async fn get_key_usage(
     let key_id = uuid::Uuid::parse_str(&key_id).map_err(|_| AppError::NotFound)?;
     let now = crate::db::now();
     let row = crate::api_keys::store::find_key_of_account(&state.db, account.account_id, key_id).await?.ok_or(AppError::NotFound)?;
-    let key = crate::api_keys::issue::key_info(&state.db, &row, now).await?;
+    let key = crate::api_keys::issue::key_info(&state, &row, now).await?;
     let report = report::build(&state.db, account.account_id, Some(key_id), Range::parse(&range), now).await?;
     let requests = match log::LogQuery::from_developer_filter(account.account_id, key_id, &filter) {
         Ok(query) => Ok(log::page(&state.db, &query).await?),
         Err(invalid) => Err(invalid),
     };
-    Ok(KeyUsagePage { key, report, requests })
+    Ok(KeyUsagePage { key, products: crate::api_keys::product_choices(&state), report, requests })
 }

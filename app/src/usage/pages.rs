@@ -8,7 +8,7 @@ use leptos_router::components::{A, Form};
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::*;
-use crate::api_keys::{IssuedKey, KeyItem, NewKey, thousands};
+use crate::api_keys::{IssuedKey, KeyItem, NewKey, ScopeForm, thousands};
 use crate::error::AppError;
 use crate::ui::{FieldError, FormError, SignedInOnly};
 
@@ -156,6 +156,7 @@ pub fn KeyPage() -> impl IntoView {
                 view! {
                     <h1>{format!("Key \u{201c}{}\u{201d}", p.key.label)}</h1>
                     <ul class="keys"><KeyItem key_info=p.key.clone() issued=issued refresh=refresh /></ul>
+                    <ScopeForm key_info=p.key.clone() products=p.products.clone() refresh=refresh />
                     <div class="usage-head">
                         <h2>"Usage"</h2>
                         <RangeSwitch base=base.clone() current=Range::parse(&range) />

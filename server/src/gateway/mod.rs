@@ -3,7 +3,9 @@
 //! Checks, in order, each refusal with a stable code, status and JSON body (never a 500):
 //! key in the URL, a path that could leave the upstream's base, a method the API does not answer, key missing, malformed, bad checksum,
 //! unknown, revoked, expired, account suspended or unverified, new Terms not accepted (when the
-//! installation says so), rate limited, monthly quota exceeded. Also here: `POST
+//! installation says so), the key's plan or scope not allowing the product, a write with a
+//! read-only key, a client address outside the key's networks, rate limited, monthly quota
+//! exceeded. Also here: `POST
 //! /v1/keys/verify` for operators' own gateways and `POST /v1/keys/revoke` for leaked keys.
 //! `/openapi.json` describes all of it.
 
@@ -156,7 +158,12 @@ impl Refusal {
             "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
             "bad_path" => StatusCode::BAD_REQUEST,
             "unknown_product" => StatusCode::NOT_FOUND,
-            "account_suspended" | "account_unverified" | "consent_required" | "product_not_allowed" => StatusCode::FORBIDDEN,
+            "account_suspended"
+            | "account_unverified"
+            | "consent_required"
+            | "product_not_allowed"
+            | "read_only_key"
+            | "ip_not_allowed" => StatusCode::FORBIDDEN,
             "too_many_unknown_keys" | "rate_limited" | "quota_exceeded" => StatusCode::TOO_MANY_REQUESTS,
             "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
@@ -173,7 +180,11 @@ impl Refusal {
             }
             "method_not_allowed" => "This API answers GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS.",
             "unknown_product" => "No API of this portal is published at this path: calls go to /api/<product>/…, as its docs say.",
-            "product_not_allowed" => "This API key may not call this API: the plan of its account does not include it.",
+            "product_not_allowed" => {
+                "This API key may not call this API: the key is limited to other APIs, or the plan of its account does not include this one."
+            }
+            "read_only_key" => "This API key may only read (GET, HEAD and OPTIONS). Use a key that may also write.",
+            "ip_not_allowed" => "This API key may not be used from this address: it is limited to other networks.",
             "missing_key" => "This API needs a key: send it in the Authorization header (Bearer) or X-API-Key.",
             "malformed_key" => "This is not an API key of this portal. Check that you copied the whole key.",
             "bad_checksum" => "This API key is mistyped: its checksum does not match. Copy it again.",
@@ -296,18 +307,23 @@ fn presented_key(headers: &HeaderMap) -> Result<(&str, bool), Refusal> {
     }
 }
 
+/// What a call asks for, as the checks after the key judge it. A fact left out (`None`) fails
+/// every scope that needs it.
+#[derive(Clone, Copy, Default)]
+pub struct Call<'a> {
+    /// The product called, when the installation has products.
+    pub product: Option<&'a app::config::ProductConfig>,
+    pub method: Option<&'a http::Method>,
+    /// The caller's address (`ClientInfo::ip`), for keys limited to networks.
+    pub client_ip: Option<&'a str>,
+    /// Count unknown keys against the caller's network: not for an operator's own gateway,
+    /// which speaks for all its callers.
+    pub limit_unknown_keys: bool,
+}
+
 impl Gateway {
-    /// Every check after the key has been taken from the request. `client_ip`: the caller's,
-    /// when unknown keys from its network are limited (not for an operator's own gateway, which
-    /// speaks for all its callers).
-    /// `product`: the product called, when the installation has products.
-    pub async fn check(
-        &self,
-        key: &str,
-        product: Option<&app::config::ProductConfig>,
-        client_ip: Option<&str>,
-        now: OffsetDateTime,
-    ) -> Result<Granted<'_>, Refusal> {
+    /// Every check after the key has been taken from the request.
+    pub async fn check(&self, key: &str, call: Call<'_>, now: OffsetDateTime) -> Result<Granted<'_>, Refusal> {
         let config = &self.app.config;
         match format::parse(&config.api_key_prefix, key) {
             Ok(_) => {}
@@ -318,7 +334,7 @@ impl Gateway {
         let found = match self.app.keys.cached_answer(key) {
             Some(found) => found,
             None => {
-                let network = client_ip.map(app::client::network_of);
+                let network = call.client_ip.filter(|_| call.limit_unknown_keys).map(app::client::network_of);
                 if let Some(window) = network.as_deref().and_then(|n| self.unknown_keys.exhausted(n, now)) {
                     return Err(Refusal { window: Some(window), ..Refusal::new("too_many_unknown_keys") });
                 }
@@ -348,8 +364,14 @@ impl Gateway {
             return Err(Refusal::of("consent_required", &key));
         }
         let plan = config.plan(key.plan.as_deref());
-        if product.is_some_and(|p| !p.allows_plan(&plan.name)) {
+        if call.product.is_some_and(|p| !p.allows_plan(&plan.name)) || !key.scope.allows_product(call.product.map(|p| p.slug.as_str())) {
             return Err(Refusal::of("product_not_allowed", &key));
+        }
+        if !key.scope.allows_method(call.method) {
+            return Err(Refusal::of("read_only_key", &key));
+        }
+        if !key.scope.allows_client(call.client_ip) {
+            return Err(Refusal::of("ip_not_allowed", &key));
         }
         let rate = self
             .limiter
@@ -412,7 +434,8 @@ async fn api(State(gw): State<Arc<Gateway>>, ConnectInfo(peer): ConnectInfo<Sock
                 target = Some(found);
                 match presented_key(req.headers()) {
                     Ok((key, in_authorization)) => {
-                        gw.check(key, product, Some(&record.ip), now).await.map(|g| Granted { key_in_authorization: in_authorization, ..g })
+                        let call = Call { product, method: Some(req.method()), client_ip: Some(&record.ip), limit_unknown_keys: true };
+                        gw.check(key, call, now).await.map(|g| Granted { key_in_authorization: in_authorization, ..g })
                     }
                     Err(refusal) => Err(refusal),
                 }
@@ -464,6 +487,12 @@ struct VerifyRequest {
     method: Option<String>,
     #[serde(default)]
     route: Option<String>,
+    /// The product's slug, where the installation has products.
+    #[serde(default)]
+    product: Option<String>,
+    /// The caller's address, for keys limited to networks.
+    #[serde(default)]
+    ip: Option<String>,
 }
 
 /// `POST /v1/keys/verify`: the same checks for an operator's own gateway. Counts against the
@@ -513,6 +542,16 @@ async fn verify_inner(gw: &Gateway, peer: SocketAddr, req: Request) -> Response 
             "Send JSON: {\"key\": \"…\", \"method\": \"GET\", \"route\": \"/v1/…\"}.",
         );
     };
+    // Any text is a method for the log; one that is no HTTP method is not a read either.
+    let method = asked.method.as_deref().and_then(|m| http::Method::from_bytes(m.trim().to_ascii_uppercase().as_bytes()).ok());
+    let ip = match asked.ip.as_deref().map(str::trim).filter(|ip| !ip.is_empty()) {
+        None => None,
+        // Folded as the gateway folds its own clients' addresses.
+        Some(ip) => match ip.parse::<std::net::IpAddr>() {
+            Ok(ip) => Some(app::client::folded(ip).to_string()),
+            Err(_) => return error_body(StatusCode::BAD_REQUEST, "invalid_body", "ip must be an IPv4 or IPv6 address."),
+        },
+    };
     let started = Instant::now();
     let now = app::db::now();
     let client = ClientInfo::from_parts(Some(peer), &headers, &gw.app.config.trusted_proxies);
@@ -525,7 +564,19 @@ async fn verify_inner(gw: &Gateway, peer: SocketAddr, req: Request) -> Response 
         client,
         now,
     );
-    let answer = match gw.check(asked.key.trim(), None, None, now).await {
+    let product = match asked.product.as_deref() {
+        None => Ok(None),
+        Some(slug) => gw.app.catalogue.find(slug).map(|p| Some(&p.config)).ok_or_else(|| Refusal::new("unknown_product")),
+    };
+    let checked = match product {
+        Ok(product) => {
+            let call = Call { product, method: method.as_ref(), client_ip: ip.as_deref(), limit_unknown_keys: false };
+            gw.check(asked.key.trim(), call, now).await
+        }
+        Err(refusal) => Err(refusal),
+    };
+    let product = asked.product.as_deref().filter(|slug| gw.app.catalogue.find(slug).is_some());
+    let answer = match checked {
         Ok(granted) => {
             identify(&mut record, &granted.key);
             record.outcome = "accepted";
@@ -536,6 +587,8 @@ async fn verify_inner(gw: &Gateway, peer: SocketAddr, req: Request) -> Response 
                 "key_id": granted.key.api_key_id,
                 "key_type": granted.key.key_type,
                 "plan": granted.plan,
+                "product": product,
+                "scope": granted.key.scope.to_json(),
                 "ratelimit": granted.rate,
                 "quota": granted.quota,
             })
@@ -552,6 +605,8 @@ async fn verify_inner(gw: &Gateway, peer: SocketAddr, req: Request) -> Response 
                 "message": refusal.message(),
                 "account_id": refusal.key.as_ref().map(|k| k.account_id),
                 "key_id": refusal.key.as_ref().map(|k| k.api_key_id),
+                "product": product,
+                "scope": refusal.key.as_ref().map(|k| k.scope.to_json()),
                 "ratelimit": refusal.window.filter(|_| refusal.code == "rate_limited"),
                 "quota": refusal.window.filter(|_| refusal.code == "quota_exceeded"),
             })

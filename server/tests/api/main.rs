@@ -23,6 +23,7 @@ mod proxies;
 mod retention;
 mod robustness;
 mod scale_out;
+mod scopes;
 mod sessions;
 mod sign_up;
 mod usage;

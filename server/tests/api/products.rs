@@ -15,7 +15,7 @@ fn apis() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apis")
 }
 
-fn product(slug: &str, name: &str, upstream: &str, openapi: &str) -> ProductConfig {
+pub fn product(slug: &str, name: &str, upstream: &str, openapi: &str) -> ProductConfig {
     ProductConfig {
         slug: slug.into(),
         name: name.into(),

@@ -31,7 +31,8 @@ fn json_value() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(4, 32, 6, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            proptest::collection::btree_map("key|method|route|\\PC{0,8}", inner, 0..6).prop_map(|m| Value::Object(m.into_iter().collect())),
+            proptest::collection::btree_map("key|method|route|product|ip|\\PC{0,8}", inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
@@ -85,11 +86,19 @@ fn arbitrary_json_to_the_key_endpoints_gets_the_documented_answer() {
                 .prop_map(|(key, method, route)| serde_json::json!({ "key": key, "method": method, "route": route })),
         ];
         run(200, body, |value| {
-            // What `/v1/keys/verify` reads: an object with a string `key`, and `method` and `route`
-            // strings when present. Such a body gets a verdict, any other the `invalid_body` refusal.
+            // What `/v1/keys/verify` reads: an object with a string `key`, `method`, `route` and
+            // `product` strings when present, and `ip` an address (or empty) when present. Such a
+            // body gets a verdict, any other the `invalid_body` refusal.
             let optional_text = |name: &str| value.get(name).is_none_or(|v| v.is_null() || v.is_string());
-            let readable =
-                value.is_object() && value.get("key").is_some_and(Value::is_string) && optional_text("method") && optional_text("route");
+            let address = value.get("ip").is_none_or(|v| {
+                v.is_null() || v.as_str().is_some_and(|ip| ip.trim().is_empty() || ip.trim().parse::<std::net::IpAddr>().is_ok())
+            });
+            let readable = value.is_object()
+                && value.get("key").is_some_and(Value::is_string)
+                && optional_text("method")
+                && optional_text("route")
+                && optional_text("product")
+                && address;
             let (status, answer) = handle.block_on(async {
                 let res =
                     http.post(format!("{origin}/v1/keys/verify")).bearer_auth(OPERATOR_TOKEN).json(&value).send().await.expect("answer");

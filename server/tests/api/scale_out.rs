@@ -1,5 +1,5 @@
 //! Three instances on one PostgreSQL database behind a round-robin load balancer, as the README's
-//! "Several instances" section deploys them: a session works on any instance, a revocation or a
+//! "Several instances" section deploys them: a session works on any instance, a revocation, a scope change or a
 //! suspension made on one is enforced by all within a second, and a monthly quota is counted
 //! across them.
 
@@ -183,6 +183,19 @@ fn scale_out_three_instances_share_sessions_revocations_suspensions_and_quotas()
             assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
             assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "quota_exceeded");
         }
+
+        // A key's scope, changed through one instance, holds on all of them at once: limited to
+        // a network these calls do not come from. (Its scope is checked before the quota, which
+        // is used up: every instance has looked the key up, and none lets a call through.)
+        let (scoped, scoped_id) = cluster.new_key(&cluster.browser, "scoped").await;
+        for res in futures::future::join_all(on_each(&cluster, &scoped)).await {
+            assert_eq!(res.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+        }
+        let res = cluster.rpc(&cluster.browser, "set_key_scope", &[("key_id", &scoped_id), ("networks", "198.51.100.0/24")]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let took = refused_everywhere(&cluster, &scoped, "ip_not_allowed").await;
+        println!("scope change enforced by all {INSTANCES} instances after {took:?}");
+        assert_eq!(cluster.rpc(&cluster.browser, "revoke_key", &[("key_id", &scoped_id)]).await.status(), StatusCode::OK);
 
         // A suspension by an admin on one instance stops the account's keys on all of them, although
         // every instance has the key cached (it answered quota_exceeded, a refusal after look-up).
