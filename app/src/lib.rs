@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod client;
 pub mod consent;
 pub mod contact;
+pub mod deprecations;
 pub mod email_verification;
 pub mod error;
 pub mod events;
@@ -141,6 +142,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("admin/accounts/:id") view=admin::AdminAccountPage ssr=SsrMode::Async />
                     <Route path=path!("admin/logs") view=admin::AdminLogsPage ssr=SsrMode::Async />
                     <Route path=path!("admin/events") view=admin::AdminEventsPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/deprecations") view=deprecations::AdminDeprecationsPage ssr=SsrMode::Async />
                     <Route path=path!("consent") view=consent::ConsentPage ssr=SsrMode::Async />
                     <Route path=path!("confirm-email-change") view=accounts::ConfirmEmailChangePage ssr=SsrMode::InOrder />
                     <Route path=path!("goodbye") view=privacy::GoodbyePage ssr=SsrMode::InOrder />

@@ -204,6 +204,7 @@ test("every page and its usual states pass axe (WCAG 2.2 A and AA, best practice
     await visit(admin, "/admin/logs");
     await visit(admin, "/admin/logs", `/admin/logs?account=${encodeURIComponent(email)}&code=rate_limited`, "filtered");
     await visit(admin, "/admin/events");
+    await visit(admin, "/admin/deprecations");
     await visit(admin, "/admin/messages");
     await admin.getByRole("link", { name: subject }).click();
     await expect(admin.getByRole("heading", { name: subject })).toBeVisible();

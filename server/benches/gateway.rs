@@ -171,6 +171,7 @@ async fn writer_benchmark(data: &std::path::Path) {
             ip: "203.0.113.7".into(),
             user_agent: "Mozilla/5.0 (X11; Linux x86_64) bench".into(),
             latency_us: 250,
+            deprecated: None,
         })
         .collect();
     let mut records = records;

@@ -96,6 +96,7 @@ async fn account_json(
         "events": sections.events,
         "contact_messages": contact_messages,
         "usage_days": sections.usage_days,
+        "deprecated_calls": sections.deprecated_calls,
     });
     // The object without its closing brace, then the log as its last member.
     let mut head = head.to_string();

@@ -44,6 +44,8 @@ pub struct RequestRecord {
     pub ip: String,
     pub user_agent: String,
     pub latency_us: i64,
+    /// The deprecated operation it called, if it did.
+    pub deprecated: Option<Arc<crate::gateway::deprecations::Deprecated>>,
 }
 
 /// The sending side, cloned into every request handler.
@@ -158,6 +160,10 @@ impl Writer {
             match write_batch(&self.db, pending).await {
                 Ok(()) => {
                     self.counters.written.inc_by(pending.len() as u64);
+                    // Counted apart from the log's transaction: a failure here loses counts, not records.
+                    if let Err(err) = record_deprecated_calls(&self.db, pending).await {
+                        tracing::warn!(error = %err, "could not count calls of deprecated operations");
+                    }
                     for (account, n) in accepted_per_account(pending) {
                         self.quotas.written(account, n);
                     }
@@ -177,6 +183,27 @@ impl Writer {
         }
         pending.clear();
     }
+}
+
+/// One row per account and deprecated operation called in the batch (accepted calls only).
+async fn record_deprecated_calls(db: &Db, records: &[RequestRecord]) -> Result<(), sqlx::Error> {
+    let mut calls: HashMap<(Uuid, &app::deprecations::store::OperationKey), (i64, OffsetDateTime, OffsetDateTime)> = HashMap::new();
+    for r in records.iter().filter(|r| r.outcome == "accepted") {
+        if let (Some(account), Some(op)) = (r.account_id(), &r.deprecated) {
+            let entry = calls.entry((account, &op.key)).or_insert((0, r.at, r.at));
+            entry.0 += 1;
+            entry.1 = entry.1.min(r.at);
+            entry.2 = entry.2.max(r.at);
+        }
+    }
+    if calls.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<app::deprecations::store::Calls<'_>> = calls
+        .into_iter()
+        .map(|((account_id, op), (calls, first_at, last_at))| app::deprecations::store::Calls { account_id, op, calls, first_at, last_at })
+        .collect();
+    app::deprecations::store::record_calls(db, &rows).await
 }
 
 fn accepted_per_account(records: &[RequestRecord]) -> HashMap<Uuid, i64> {

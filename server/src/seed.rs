@@ -163,6 +163,7 @@ async fn write_traffic(
             ip: format!("198.51.100.{}", rng.gen_range(1..255)),
             user_agent: "seed-client/1.0".into(),
             latency_us: rng.gen_range(300..8_000),
+            deprecated: None,
         });
         if batch.len() == BATCH {
             write_batch(db, &batch).await.map_err(|e| e.to_string())?;

@@ -281,6 +281,7 @@ impl Running {
 
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         app::retention::spawn_hourly(self.state.clone());
+        app::deprecations::spawn_notices(self.state.clone());
         self.state.keys.spawn_listener();
         let config = &self.state.config;
         let quotas = Arc::new(Quotas::new(self.state.db.clone()));
@@ -293,7 +294,11 @@ impl Running {
             std::time::Duration::from_millis(config.request_log_flush_ms),
         );
         // The settings were checked when the state was built: these build.
-        let routes = Routes::from_config(config, &self.state.catalogue).map_err(std::io::Error::other)?;
+        let mut routes = Routes::from_config(config, &self.state.catalogue).map_err(std::io::Error::other)?;
+        routes
+            .load_deprecations(&self.state.catalogue, &self.state.db, &config.public_url, self.state.clock.now())
+            .await
+            .map_err(std::io::Error::other)?;
         let gateway = Arc::new(Gateway {
             app: self.state.clone(),
             limiter: RateLimiter::default(),

@@ -487,12 +487,15 @@ pub fn DashboardPage() -> impl IntoView {
     // error (no request any more) that the browser then hydrates against: a dead page.
     let plan = crate::api_keys::keys_overview();
     let usage = crate::usage::dashboard_usage();
+    let deprecated = crate::deprecations::deprecated_calls();
+    let apis = crate::products::your_apis_resource();
     view! {
         <Title text="Dashboard" />
         <SignedInOnly data=overview heading="Dashboard" view_fn=move |o: AccountOverview| view! {
             <section class="page">
                 {(!o.viewer.verified).then(|| view! { <crate::email_verification::UnverifiedBanner email=o.viewer.email.clone() /> })}
                 <h1>{format!("Welcome, {}", o.viewer.display_name)}</h1>
+                <crate::deprecations::DeprecationsCard calls=deprecated />
                 <div class="grid">
                     <crate::api_keys::PlanCard overview=plan />
                     <div class="card">
@@ -500,6 +503,7 @@ pub fn DashboardPage() -> impl IntoView {
                         <p>"Profile, passkeys and password, and the documents you accepted."</p>
                         <A href="/account">"Open account settings"</A>
                     </div>
+                    <crate::products::YourApisCard apis=apis />
                 </div>
                 <crate::usage::UsageSection usage=usage />
             </section>

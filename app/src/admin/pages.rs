@@ -30,6 +30,7 @@ pub fn AdminNav() -> impl IntoView {
             </A>
             <A href="/admin/logs">"Request logs"</A>
             <A href="/admin/events">"Security events"</A>
+            <A href="/admin/deprecations">"Deprecations"</A>
         </nav>
     }
 }

@@ -66,6 +66,10 @@ pub struct ApiKeyExport {
     pub revoked_at: Option<OffsetDateTime>,
     pub revoked_reason: Option<String>,
     pub replaces: Option<Uuid>,
+    /// What the key may do: products (slugs, null: all), `read` or `read_write`, networks.
+    pub scope_products: Option<String>,
+    pub scope_access: String,
+    pub scope_networks: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -109,6 +113,21 @@ pub struct EventExport {
     pub created_at: OffsetDateTime,
 }
 
+/// A deprecated operation the account's keys called, and when it was told about it.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct DeprecatedCallExport {
+    pub product: String,
+    pub method: String,
+    pub path: String,
+    pub calls: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_call_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_call_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub notified_at: Option<OffsetDateTime>,
+}
+
 #[derive(Debug, Serialize, sqlx::FromRow)]
 pub struct UsageDayExport {
     #[serde(with = "time::serde::rfc3339")]
@@ -150,6 +169,7 @@ pub struct Sections {
     pub email_tokens: Vec<EmailTokenExport>,
     pub events: Vec<EventExport>,
     pub usage_days: Vec<UsageDayExport>,
+    pub deprecated_calls: Vec<DeprecatedCallExport>,
 }
 
 macro_rules! all_of {
@@ -167,29 +187,58 @@ pub async fn sections(db: &Db, account_id: Uuid) -> Result<Option<Sections>, sql
     let Some(profile) = profile else { return Ok(None) };
     Ok(Some(Sections {
         profile,
-        consents: all_of!(db, ConsentExport,
+        consents: all_of!(
+            db,
+            ConsentExport,
             "select document, version, text_sha256, ip, user_agent, accepted_at from consent where account_id = $1 order by accepted_at",
-            account_id)?,
-        passkeys: all_of!(db, PasskeyExport,
+            account_id
+        )?,
+        passkeys: all_of!(
+            db,
+            PasskeyExport,
             "select passkey_id, name, credential_id, backed_up, created_at, last_used_at from passkey where account_id = $1 order by created_at",
-            account_id)?,
-        api_keys: all_of!(db, ApiKeyExport,
-            "select api_key_id, label, key_type, display_prefix, last4, expires_at, revoked_at, revoked_reason, replaces, created_at, last_used_at
+            account_id
+        )?,
+        api_keys: all_of!(
+            db,
+            ApiKeyExport,
+            "select api_key_id, label, key_type, display_prefix, last4, expires_at, revoked_at, revoked_reason, replaces,
+                    scope_products, scope_access, scope_networks, created_at, last_used_at
              from api_key where account_id = $1 order by created_at",
-            account_id)?,
-        sessions: all_of!(db, SessionExport,
+            account_id
+        )?,
+        sessions: all_of!(
+            db,
+            SessionExport,
             "select ip, user_agent, created_at, updated_at as last_seen_at, expires_at from session where account_id = $1 order by created_at",
-            account_id)?,
-        email_tokens: all_of!(db, EmailTokenExport,
+            account_id
+        )?,
+        email_tokens: all_of!(
+            db,
+            EmailTokenExport,
             "select purpose, new_email, created_at, expires_at, used_at from email_token where account_id = $1 order by created_at",
-            account_id)?,
-        events: all_of!(db, EventExport,
+            account_id
+        )?,
+        events: all_of!(
+            db,
+            EventExport,
             "select event_id, kind, case when account_id = $1 then 'account' else 'actor' end as role, ip, user_agent, detail, created_at
              from event where account_id = $1 or actor_account_id = $1 order by created_at",
-            account_id)?,
-        usage_days: all_of!(db, UsageDayExport,
+            account_id
+        )?,
+        usage_days: all_of!(
+            db,
+            UsageDayExport,
             "select day, api_key_id, route, outcome, code, requests, latency_us_total from usage_day where account_id = $1 order by day",
-            account_id)?,
+            account_id
+        )?,
+        deprecated_calls: all_of!(
+            db,
+            DeprecatedCallExport,
+            "select product, method, path, calls, first_call_at, last_call_at, notified_at from deprecated_call
+             where account_id = $1 order by first_call_at",
+            account_id
+        )?,
     }))
 }
 

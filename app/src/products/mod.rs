@@ -59,3 +59,33 @@ pub async fn your_apis() -> Result<Vec<ApiSummary>, AppError> {
 pub async fn docs_published() -> Result<bool, AppError> {
     Ok(!crate::state::AppState::current()?.catalogue.products.is_empty())
 }
+
+/// The dashboard's data for [`YourApisCard`], asked for once by the page.
+pub fn your_apis_resource() -> Resource<Result<Vec<ApiSummary>, AppError>> {
+    Resource::new(|| (), |_| your_apis())
+}
+
+/// "Your APIs" on the dashboard: the products the developer's plan may call, with their docs.
+/// Nothing when the installation publishes none.
+#[component]
+pub fn YourApisCard(apis: Resource<Result<Vec<ApiSummary>, AppError>>) -> impl IntoView {
+    view! {
+        <Transition fallback=|| ()>
+            {move || apis.get().and_then(Result::ok).filter(|a| !a.is_empty()).map(|apis| view! {
+                <div class="card">
+                    <h2>"Your APIs"</h2>
+                    <ul class="plain">
+                        {apis.into_iter().map(|a| view! {
+                            <li>
+                                // A full page load: docs pages are rendered on the server only.
+                                <a href=format!("/docs/{}", a.slug) rel="external">{a.name}</a>
+                                " " <span class="muted small">{format!("version {}", a.version)}</span>
+                                {a.summary.map(|s| view! { <br /><span class="muted small">{s}</span> })}
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                </div>
+            })}
+        </Transition>
+    }
+}

@@ -213,9 +213,7 @@ pub fn guide_page() -> AnyView {
 fn layout(product: &Product, main: AnyView, q: &str) -> AnyView {
     let r = &product.reference;
     let slug = product.config.slug.clone();
-    let href = |op: &Operation| {
-        if r.split { format!("/docs/{slug}/tags/{}#{}", op.tag, op.anchor) } else { format!("/docs/{slug}#{}", op.anchor) }
-    };
+    let href = |op: &Operation| r.operation_href(&slug, op);
     let guides =
         product.guides.iter().map(|g| view! { <li><a href=format!("/docs/{slug}/{}", g.slug)>{g.title.clone()}</a></li> }).collect_view();
     let tags = r
@@ -298,9 +296,7 @@ fn search_results(product: &Product, q: &str) -> AnyView {
     let ops: Vec<&Operation> = r.operations.iter().filter(|op| matches(&op.search_text)).collect();
     let guides: Vec<_> = product.guides.iter().filter(|g| matches(&g.search_text) || matches(&g.title.to_lowercase())).collect();
     let count = ops.len() + guides.len();
-    let href = |op: &Operation| {
-        if r.split { format!("/docs/{slug}/tags/{}#{}", op.tag, op.anchor) } else { format!("/docs/{slug}#{}", op.anchor) }
-    };
+    let href = |op: &Operation| r.operation_href(&slug, op);
     view! {
         <h1>"Search results"</h1>
         <p role="status">{match count { 0 => format!("Nothing matches “{q}”."), 1 => format!("1 result for “{q}”."), n => format!("{n} results for “{q}”.") }}</p>

@@ -9,6 +9,7 @@
 //! /v1/keys/verify` for operators' own gateways and `POST /v1/keys/revoke` for leaked keys.
 //! `/openapi.json` describes all of it.
 
+pub mod deprecations;
 pub mod forward;
 pub mod limits;
 
@@ -53,6 +54,7 @@ pub struct ProductRoute {
     /// The product's place in `app.catalogue.products`.
     pub index: usize,
     pub upstream: forward::Upstream,
+    pub deprecations: deprecations::Deprecations,
 }
 
 /// The destination of one request: the upstream (none: the echo) and the length of the path's
@@ -61,6 +63,7 @@ pub struct Target<'a> {
     pub upstream: Option<&'a forward::Upstream>,
     pub prefix_len: usize,
     pub product: Option<&'a app::config::ProductConfig>,
+    pub deprecations: Option<&'a deprecations::Deprecations>,
 }
 
 impl Routes {
@@ -74,9 +77,25 @@ impl Routes {
         let mut routes = std::collections::HashMap::new();
         for (index, product) in catalogue.products.iter().enumerate() {
             let upstream = forward::Upstream::new(&product.config.upstream_url, timeout, config.session_cookie_name())?;
-            routes.insert(product.config.slug.clone(), ProductRoute { index, upstream });
+            routes.insert(product.config.slug.clone(), ProductRoute { index, upstream, deprecations: Default::default() });
         }
         Ok(Routes::Products(routes))
+    }
+
+    /// Reads each product's deprecated operations, recording them in the database once.
+    pub async fn load_deprecations(
+        &mut self,
+        catalogue: &app::products::catalogue::Catalogue,
+        db: &app::db::Db,
+        public_url: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), sqlx::Error> {
+        if let Routes::Products(routes) = self {
+            for route in routes.values_mut() {
+                route.deprecations = deprecations::Deprecations::load(&catalogue.products[route.index], db, public_url, now).await?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -84,13 +103,20 @@ impl Gateway {
     /// The destination of `path` (which starts with `/api`), or `unknown_product`.
     fn target(&self, path: &str) -> Result<Target<'_>, Refusal> {
         match &self.routes {
-            Routes::Single(upstream) => Ok(Target { upstream: upstream.as_ref(), prefix_len: "/api".len(), product: None }),
+            Routes::Single(upstream) => {
+                Ok(Target { upstream: upstream.as_ref(), prefix_len: "/api".len(), product: None, deprecations: None })
+            }
             Routes::Products(routes) => {
                 let rest = path.strip_prefix("/api/").unwrap_or("");
                 let slug = rest.split('/').next().unwrap_or("");
                 let route = routes.get(slug).ok_or_else(|| Refusal::new("unknown_product"))?;
                 let product = &self.app.catalogue.products[route.index].config;
-                Ok(Target { upstream: Some(&route.upstream), prefix_len: "/api/".len() + slug.len(), product: Some(product) })
+                Ok(Target {
+                    upstream: Some(&route.upstream),
+                    prefix_len: "/api/".len() + slug.len(),
+                    product: Some(product),
+                    deprecations: Some(&route.deprecations),
+                })
             }
         }
     }
@@ -400,6 +426,7 @@ impl Gateway {
             ip: client.ip,
             user_agent: client.user_agent,
             latency_us: 0,
+            deprecated: None,
         }
     }
 }
@@ -431,6 +458,9 @@ async fn api(State(gw): State<Arc<Gateway>>, ConnectInfo(peer): ConnectInfo<Sock
             Err(refusal) => Err(refusal),
             Ok(found) => {
                 let product = found.product;
+                let path = req.uri().path();
+                record.deprecated =
+                    found.deprecations.and_then(|d| d.find(req.method(), &path[found.prefix_len.min(path.len())..])).cloned();
                 target = Some(found);
                 match presented_key(req.headers()) {
                     Ok((key, in_authorization)) => {
@@ -474,6 +504,9 @@ async fn api(State(gw): State<Arc<Gateway>>, ConnectInfo(peer): ConnectInfo<Sock
     };
     let mut response = response;
     api_headers(&mut response);
+    if let Some(deprecated) = &record.deprecated {
+        deprecated.announce(response.headers_mut());
+    }
     record.status = response.status().as_u16();
     record.latency_us = started.elapsed().as_micros() as i64;
     gw.log.push(record);

@@ -621,6 +621,7 @@ async fn a_full_log_queue_drops_and_counts_records_and_never_waits() {
         ip: "127.0.0.1".into(),
         user_agent: String::new(),
         latency_us: 10,
+        deprecated: None,
     };
     let started = Instant::now();
     for _ in 0..10 {

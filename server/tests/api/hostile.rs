@@ -94,6 +94,8 @@ pub const FUNCTIONS: &[(&str, &[&str])] = &[
     ("update_profile", &["display_name", "organisation", "country"]),
     ("viewer", &[]),
     ("docs_published", &[]),
+    ("your_deprecated_calls", &[]),
+    ("admin_deprecations", &[]),
     ("your_apis", &[]),
 ];
 

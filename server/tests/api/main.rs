@@ -8,6 +8,7 @@ mod admin;
 mod attacks;
 mod contact;
 mod crash;
+mod deprecations;
 mod gateway;
 mod headers;
 mod hostile;

@@ -127,6 +127,11 @@ on_both_backends! {
             call(&app, &key).await;
         }
         wait_for_log(&app.db, 3).await;
+        // Calls of a deprecated operation (the echo has none), as the log writer counts them.
+        let op = app::deprecations::store::OperationKey { product: "pets".into(), method: "GET".into(), path: "/v1/pets/{id}".into() };
+        let now = app::db::now();
+        let calls = app::deprecations::store::Calls { account_id: account, op: &op, calls: 2, first_at: now, last_at: now };
+        app::deprecations::store::record_calls(&app.db, &[calls]).await.unwrap();
         // A message sent signed in, and one sent from the same address signed out.
         crate::contact::send_ok(&app, &app.client, &email, "Signed in").await;
         crate::contact::send_ok(&app, &app.new_browser(), &email, "From my phone").await;
@@ -153,6 +158,7 @@ on_both_backends! {
             ("request_log", "request_log"),
             ("usage_day", "usage_days"),
             ("contact_message", "contact_messages"),
+            ("deprecated_call", "deprecated_calls"),
         ];
         // The per-minute and per-hour counts are the request log again, summed: it is exported whole.
         let derived = ["usage_minute", "usage_hour"];

@@ -45,6 +45,7 @@ pub fn record(
         ip: "203.0.113.9".into(),
         user_agent: "pattern/1.0".into(),
         latency_us: 1500,
+        deprecated: None,
     }
 }
 

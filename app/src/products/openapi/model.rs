@@ -58,6 +58,13 @@ pub struct Operation {
     pub search_text: String,
 }
 
+impl Reference {
+    /// Where `op` is shown in the docs of the product `slug`.
+    pub fn operation_href(&self, slug: &str, op: &Operation) -> String {
+        if self.split { format!("/docs/{slug}/tags/{}#{}", op.tag, op.anchor) } else { format!("/docs/{slug}#{}", op.anchor) }
+    }
+}
+
 impl Operation {
     pub fn title(&self) -> String {
         self.summary.clone().or_else(|| self.operation_id.clone()).unwrap_or_else(|| format!("{} {}", self.method, self.path))
