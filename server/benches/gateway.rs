@@ -2,14 +2,16 @@
 //!
 //! One release server on SQLite, loaded by wrk (Debian's package) on loopback, 64 connections for
 //! 30 s each (MAST_BENCH_SECONDS to change): (a) `/healthz`, a bare handler of the same server, then
-//! (b) `/api/v1/echo` with a valid key and the request log on. Prints requests/s, the ratio b/a,
-//! p50/p99, errors and log records dropped (requests answered minus rows written, after a
-//! graceful stop). Then the log writer alone: rows/s inserting 1,000,000 records into SQLite.
+//! (b) `/api/v1/echo` with a valid key and the request log on, then (c) the same with a key of
+//! the widest scope to check (read only, 20 client networks, the caller's the last). Prints
+//! requests/s, the ratios b/a and c/b, p50/p99, errors and log records dropped (requests answered
+//! minus rows written, after a graceful stop). Then the log writer alone: rows/s inserting 1,000,000 records into SQLite.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use app::accounts::store::{NewAccount, insert_account, mark_email_verified};
+use app::api_keys::format::KeyType;
 use app::api_keys::store::KeyLookup;
 use app::client::ClientInfo;
 use app::config::{Config, Plan};
@@ -30,21 +32,24 @@ async fn main() {
         std::process::exit(2);
     }
     let data = tempdir();
-    let (base, key, mut stop, serving, db_url) = start_server(&data).await;
+    let (base, key, scoped_key, mut stop, serving, db_url) = start_server(&data).await;
 
     println!("Gateway benchmark: wrk, {CONNECTIONS} connections, {seconds} s per run, SQLite, loopback, {} cores", cores());
     let bare = wrk(&format!("{base}/healthz"), None, seconds);
     let api = wrk(&format!("{base}/api/v1/echo"), Some(&key), seconds);
+    let scoped = wrk(&format!("{base}/api/v1/echo"), Some(&scoped_key), seconds);
     let _ = stop.take().map(|s| s.send(()));
     serving.await.expect("server task").expect("server stopped");
     let db = Db::connect(&db_url).await.expect("reopen");
     let rows = count(&db, "select count(*) from request_log").await;
-    let answered = api.requests;
+    let answered = api.requests + scoped.requests;
     println!();
     println!("{:<34} {:>12} {:>9} {:>9} {:>8}", "", "requests/s", "p50", "p99", "errors");
     println!("{:<34} {:>12.0} {:>9} {:>9} {:>8}", "(a) bare handler /healthz", bare.rps, bare.p50, bare.p99, bare.errors);
     println!("{:<34} {:>12.0} {:>9} {:>9} {:>8}", "(b) /api/v1/echo, key + log", api.rps, api.p50, api.p99, api.errors);
+    println!("{:<34} {:>12.0} {:>9} {:>9} {:>8}", "(c) as (b), key of the widest scope", scoped.rps, scoped.p50, scoped.p99, scoped.errors);
     println!("ratio b/a: {:.2} (goal >= 0.5)", api.rps / bare.rps);
+    println!("ratio c/b: {:.2} (scope checks: goal about 1, within the noise)", scoped.rps / api.rps);
     println!("request log: {answered} requests answered, {rows} rows written, {} dropped (goal 0)", answered.saturating_sub(rows as u64));
     db.close().await;
 
@@ -54,7 +59,7 @@ async fn main() {
 
 async fn start_server(
     data: &std::path::Path,
-) -> (String, String, Option<tokio::sync::oneshot::Sender<()>>, tokio::task::JoinHandle<std::io::Result<()>>, String) {
+) -> (String, String, String, Option<tokio::sync::oneshot::Sender<()>>, tokio::task::JoinHandle<std::io::Result<()>>, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let db_url = format!("sqlite://{}/mast.db", data.display());
@@ -85,16 +90,28 @@ async fn start_server(
     tx.commit().await.expect("commit");
     mark_email_verified(&state.db, account_id, now()).await.expect("verified");
     let account = app::accounts::store::find_account(&state.db, account_id).await.expect("query").expect("account");
-    let issued =
-        app::api_keys::issue::create(&state, &account, "bench", app::api_keys::format::KeyType::Live, None, &ClientInfo::default())
-            .await
-            .expect("key");
+    let create = |label: &'static str, scope: app::api_keys::scope::KeyScope| {
+        let (state, account) = (state.clone(), account.clone());
+        async move {
+            app::api_keys::issue::create(&state, &account, label, KeyType::Live, None, &scope, &ClientInfo::default()).await.expect("key")
+        }
+    };
+    let issued = create("bench", Default::default()).await;
+    // Nineteen networks the caller is not in, then loopback: every check runs to its end.
+    let mut networks: Vec<String> = (0..19).map(|i| format!("10.{i}.0.0/16")).collect();
+    networks.push("127.0.0.0/8".into());
+    let widest = app::api_keys::scope::KeyScope {
+        products: None,
+        read_only: true,
+        networks: app::api_keys::scope::parse_networks(&networks.join("\n")).expect("networks"),
+    };
+    let scoped = create("bench scoped", widest).await;
     let running = server::startup::Running::on(listener, state).expect("listener");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(running.serve(async move {
         let _ = rx.await;
     }));
-    (format!("http://127.0.0.1:{}", addr.port()), issued.key, Some(tx), serving, db_url)
+    (format!("http://127.0.0.1:{}", addr.port()), issued.key, scoped.key, Some(tx), serving, db_url)
 }
 
 struct Run {

@@ -134,9 +134,19 @@ pub async fn get_keys_overview() -> Result<KeysOverview, AppError> {
         plan: issue::plan_info(&state, &account, now).await?,
         verified: account.email_verified_at.is_some(),
         email_keys: state.config.email_api_keys,
-        api_base: state.config.link("/api/v1/echo"),
+        api_base: state.config.link(&example_path(&state)),
         products: product_choices(&state),
     })
+}
+
+/// A path the page's example call can really use: the built-in echo, or with products the
+/// first product's first GET without parameters (else its base).
+#[cfg(feature = "ssr")]
+fn example_path(state: &crate::state::AppState) -> String {
+    let Some(product) = state.catalogue.products.first() else { return "/api/v1/echo".to_string() };
+    let ops = &product.reference.operations;
+    let path = ops.iter().find(|op| op.method == "GET" && !op.path.contains('{')).map_or("/", |op| op.path.as_str());
+    format!("/api/{}{path}", product.config.slug)
 }
 
 /// The products a key can be limited to: all the installation publishes (a plan may change).

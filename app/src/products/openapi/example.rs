@@ -13,53 +13,68 @@ pub enum Direction {
     Response,
 }
 
+/// The most values one example holds. Depth alone does not bound it: a schema that refers to
+/// another four times, eight levels down, would make 4^8 objects.
+pub const MAX_VALUES: usize = 400;
+
 pub fn example(schemas: &[Schema], id: SchemaId, direction: Direction) -> Value {
-    let mut path = Vec::new();
-    value_of(schemas, id, direction, &mut path)
+    let mut walk = Walk { path: Vec::new(), left: MAX_VALUES, direction };
+    value_of(schemas, id, &mut walk)
 }
 
-fn value_of(schemas: &[Schema], id: SchemaId, direction: Direction, path: &mut Vec<SchemaId>) -> Value {
+/// Where an example's making stands: the schemas it is inside, and how many values it may add.
+struct Walk {
+    path: Vec<SchemaId>,
+    left: usize,
+    direction: Direction,
+}
+
+fn value_of(schemas: &[Schema], id: SchemaId, walk: &mut Walk) -> Value {
     let Some(schema) = schemas.get(id) else { return Value::Null };
+    if walk.left == 0 {
+        return Value::Null;
+    }
+    walk.left -= 1;
     if let Some(given) = schema.example.as_ref().or(schema.const_value.as_ref()).or(schema.default.as_ref()).or(schema.enum_values.first())
     {
         return given.clone();
     }
     // A schema that contains itself gets no deeper than its first appearance.
-    if path.contains(&id) || path.len() > 8 {
+    if walk.path.contains(&id) || walk.path.len() > 8 {
         return if schema.types.iter().any(|t| t == "array") { Value::Array(Vec::new()) } else { Value::Null };
     }
-    path.push(id);
-    let value = shaped(schemas, schema, direction, path);
-    path.pop();
+    walk.path.push(id);
+    let value = shaped(schemas, schema, walk);
+    walk.path.pop();
     value
 }
 
-fn shaped(schemas: &[Schema], schema: &Schema, direction: Direction, path: &mut Vec<SchemaId>) -> Value {
+fn shaped(schemas: &[Schema], schema: &Schema, walk: &mut Walk) -> Value {
     if !schema.all_of.is_empty() {
         let mut merged = Map::new();
         for part in &schema.all_of {
-            match value_of(schemas, *part, direction, path) {
+            match value_of(schemas, *part, walk) {
                 Value::Object(fields) => merged.extend(fields),
                 other if schema.all_of.len() == 1 => return other,
                 _ => {}
             }
         }
-        merged.extend(object_fields(schemas, schema, direction, path));
+        merged.extend(object_fields(schemas, schema, walk));
         return Value::Object(merged);
     }
     if let Some(first) = schema.one_of.first().or(schema.any_of.first()) {
-        let mut value = value_of(schemas, *first, direction, path);
+        let mut value = value_of(schemas, *first, walk);
         if let Value::Object(fields) = &mut value {
-            fields.extend(object_fields(schemas, schema, direction, path));
+            fields.extend(object_fields(schemas, schema, walk));
         }
         return value;
     }
     let kind = schema.types.iter().find(|t| *t != "null").map(String::as_str);
     match kind {
-        Some("object") => Value::Object(object_fields(schemas, schema, direction, path)),
-        None if !schema.properties.is_empty() => Value::Object(object_fields(schemas, schema, direction, path)),
+        Some("object") => Value::Object(object_fields(schemas, schema, walk)),
+        None if !schema.properties.is_empty() => Value::Object(object_fields(schemas, schema, walk)),
         Some("array") => match schema.items {
-            Some(items) => Value::Array(vec![value_of(schemas, items, direction, path)]),
+            Some(items) => Value::Array(vec![value_of(schemas, items, walk)]),
             None => Value::Array(Vec::new()),
         },
         Some("string") => Value::String(string_for(schema.format.as_deref()).into()),
@@ -71,16 +86,20 @@ fn shaped(schemas: &[Schema], schema: &Schema, direction: Direction, path: &mut 
     }
 }
 
-fn object_fields(schemas: &[Schema], schema: &Schema, direction: Direction, path: &mut Vec<SchemaId>) -> Map<String, Value> {
+fn object_fields(schemas: &[Schema], schema: &Schema, walk: &mut Walk) -> Map<String, Value> {
     let mut fields = Map::new();
     for property in &schema.properties {
+        // Out of values: the object ends here rather than holding nulls.
+        if walk.left == 0 {
+            break;
+        }
         let Some(target) = schemas.get(property.schema) else { continue };
-        let skip = match direction {
+        let skip = match walk.direction {
             Direction::Request => target.read_only,
             Direction::Response => target.write_only,
         };
         if !skip {
-            fields.insert(property.name.clone(), value_of(schemas, property.schema, direction, path));
+            fields.insert(property.name.clone(), value_of(schemas, property.schema, walk));
         }
     }
     fields
@@ -134,5 +153,27 @@ mod tests {
         let answer = example(&schemas, 0, Direction::Response);
         assert_eq!(answer["id"], 0);
         assert!(answer["parent"].is_null(), "a recursive schema is not expanded again");
+    }
+
+    #[test]
+    fn a_schema_that_refers_to_others_many_times_makes_a_small_example() {
+        // 0..10: each an object with four properties of the next schema (4^10 objects unbounded).
+        let schemas: Vec<Schema> = (0..10)
+            .map(|i| {
+                let mut s = node(&["object"]);
+                s.properties = (0..4).map(|p| Property { name: format!("p{p}"), schema: (i + 1).min(9), required: true }).collect();
+                s
+            })
+            .collect();
+        let value = example(&schemas, 0, Direction::Request);
+        fn count(v: &Value) -> usize {
+            1 + match v {
+                Value::Object(m) => m.values().map(count).sum(),
+                Value::Array(a) => a.iter().map(count).sum(),
+                _ => 0,
+            }
+        }
+        assert!(count(&value) <= MAX_VALUES, "{} values", count(&value));
+        assert!(value["p0"]["p0"].is_object(), "still an example of the shape");
     }
 }

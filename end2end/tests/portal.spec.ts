@@ -1,0 +1,82 @@
+import { test, expect, type APIRequestContext } from "@playwright/test";
+import { confirmedDeveloper, password, uniqueEmail } from "./people";
+
+// The second server, with the pet store product (see end2end/docs.toml; its upstream does not
+// answer, so an accepted call gets 502 and a refused one its own code).
+const docs = process.env.DOCS_BASE_URL ?? "http://localhost:3301";
+test.use({ baseURL: docs });
+
+async function errorCode(request: APIRequestContext, method: "GET" | "POST", key: string) {
+  const res = await request.fetch(`${docs}/api/pets/v1/pets`, { method, headers: { Authorization: `Bearer ${key}` } });
+  return [res.status(), (await res.json()).error?.code];
+}
+
+test("a key limited to reading one API is refused writes, and widened on its page", async ({ page, request, browser }) => {
+  const email = uniqueEmail("scoped");
+  await confirmedDeveloper(page, email);
+  const apis = page.getByRole("heading", { name: "Your APIs" }).locator("..");
+  await expect(apis.getByRole("link", { name: "Pet Store" })).toBeVisible();
+  await page.screenshot({ path: "test-results/dashboard-your-apis.png", fullPage: true });
+
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "API keys" }).click();
+  await page.getByLabel("Name", { exact: true }).fill("Reporting job");
+  await page.getByText("Limit what it may do").click();
+  await page.getByLabel("Only the APIs ticked here:").check();
+  await page.getByLabel("Pet Store").check();
+  await page.getByLabel("Read only (GET, HEAD and OPTIONS)").check();
+  await page.getByLabel("Client addresses (optional)").fill("not an address");
+  await page.getByRole("button", { name: "Create key" }).click();
+  await expect(page.getByText("is not an IPv4 or IPv6 address or CIDR range")).toBeVisible();
+  await page.screenshot({ path: "test-results/keys-scope-error.png", fullPage: true });
+  await page.getByLabel("Client addresses (optional)").fill("");
+  await page.getByRole("button", { name: "Create key" }).click();
+  const key = await page.getByLabel("New API key").inputValue();
+  expect(key).toMatch(/^mast_live_/);
+  const item = page.getByRole("listitem").filter({ hasText: "Reporting job" });
+  await expect(item).toContainText("Pet Store · read only · any address");
+
+  expect(await errorCode(request, "POST", key)).toEqual([403, "read_only_key"]);
+  expect(await errorCode(request, "GET", key)).toEqual([502, "upstream_unavailable"]);
+
+  // On the key's page: read and write from now on, on the next request.
+  await item.getByRole("link", { name: "Reporting job" }).click();
+  const scope = page.getByRole("heading", { name: "What this key may do" }).locator("..");
+  await expect(scope).toContainText("Pet Store · read only · any address");
+  await scope.getByLabel("Read and write").check();
+  await scope.getByRole("button", { name: "Save scope" }).click();
+  await expect(scope.getByRole("status")).toHaveText("Saved.");
+  await expect(scope).toContainText("Pet Store · read and write · any address");
+  expect(await errorCode(request, "POST", key)).toEqual([502, "upstream_unavailable"]);
+  await page.screenshot({ path: "test-results/key-scope.png", fullPage: true });
+
+  // Without JavaScript the same form posts and the page comes back with the new scope.
+  const plain = await browser.newContext({ baseURL: docs, javaScriptEnabled: false });
+  const nojs = await plain.newPage();
+  await nojs.goto("/signin");
+  await nojs.getByLabel("Email").fill(email);
+  await nojs.getByLabel("Password").fill(password);
+  await nojs.getByRole("button", { name: "Sign in", exact: true }).click();
+  await expect(nojs.getByRole("heading", { name: /Welcome/ })).toBeVisible();
+  await nojs.goto(new URL(page.url()).pathname);
+  const form = nojs.getByRole("heading", { name: "What this key may do" }).locator("..");
+  await form.getByLabel("Read only (GET, HEAD and OPTIONS)").check();
+  await form.getByLabel("Client addresses (optional)").fill("203.0.113.0/24");
+  await form.getByRole("button", { name: "Save scope" }).click();
+  await expect(nojs.getByRole("heading", { name: "What this key may do" }).locator("..")).toContainText(
+    "Pet Store · read only · from 203.0.113.0/24",
+  );
+  expect(await errorCode(request, "GET", key)).toEqual([403, "ip_not_allowed"]);
+  await plain.close();
+});
+
+test("a phone-sized Keys page keeps the scope fields readable", async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await confirmedDeveloper(page, uniqueEmail("scoped-phone"));
+  await page.goto("/keys");
+  await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
+  await page.getByText("Limit what it may do").click();
+  await expect(page.getByLabel("Pet Store")).toBeVisible();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  expect(overflow, "no sideways scrolling").toBeLessThanOrEqual(0);
+  await page.screenshot({ path: "test-results/keys-scope-phone.png", fullPage: true });
+});
