@@ -142,7 +142,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("admin/accounts/:id") view=admin::AdminAccountPage ssr=SsrMode::Async />
                     <Route path=path!("admin/logs") view=admin::AdminLogsPage ssr=SsrMode::Async />
                     <Route path=path!("admin/events") view=admin::AdminEventsPage ssr=SsrMode::Async />
-                    <Route path=path!("admin/deprecations") view=deprecations::AdminDeprecationsPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/deprecations") view=admin::AdminDeprecationsPage ssr=SsrMode::Async />
                     <Route path=path!("consent") view=consent::ConsentPage ssr=SsrMode::Async />
                     <Route path=path!("confirm-email-change") view=accounts::ConfirmEmailChangePage ssr=SsrMode::InOrder />
                     <Route path=path!("goodbye") view=privacy::GoodbyePage ssr=SsrMode::InOrder />

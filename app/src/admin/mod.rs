@@ -454,3 +454,27 @@ pub async fn admin_events(#[server(default)] filter: EventFilter) -> Result<Even
     let (rows, older) = store::list_events(&state.db, &query).await?;
     Ok(EventPage { rows: rows.iter().map(convert::event).collect(), older: older.map(|id| id.to_string()) })
 }
+
+/// Every deprecated operation called recently, with the accounts that call it.
+#[server(prefix = "/rpc", endpoint = "admin_deprecations")]
+pub async fn admin_deprecations() -> Result<Vec<crate::deprecations::DeprecatedCallers>, AppError> {
+    let state = crate::state::AppState::current()?;
+    guard::require_admin().await?;
+    let since = state.clock.now() - time::Duration::days(crate::deprecations::RECENT_DAYS);
+    let mut out: Vec<crate::deprecations::DeprecatedCallers> = Vec::new();
+    let mut last: Option<crate::deprecations::store::OperationKey> = None;
+    for row in crate::deprecations::store::callers(&state.db, since).await? {
+        if last.as_ref() != Some(&row.op) {
+            out.push(crate::deprecations::DeprecatedCallers {
+                operation: crate::deprecations::ssr::describe(&state, &row.op, 0, row.last_call_at),
+                accounts: Vec::new(),
+            });
+            last = Some(row.op.clone());
+        }
+        if let Some(group) = out.last_mut() {
+            group.operation.calls += row.calls;
+            group.accounts.push((row.account_id.to_string(), row.email, row.calls, crate::accounts::format_time(row.last_call_at)));
+        }
+    }
+    Ok(out)
+}

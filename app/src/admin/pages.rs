@@ -1,4 +1,5 @@
-//! Admin pages: `/admin` (accounts), `/admin/accounts/:id`, `/admin/logs`, `/admin/events`.
+//! Admin pages: `/admin` (accounts), `/admin/accounts/:id`, `/admin/logs`, `/admin/events`,
+//! `/admin/deprecations`.
 //! Filters live in the query string (links can be shared, work without JavaScript).
 
 use leptos::prelude::*;
@@ -397,4 +398,46 @@ pub fn AdminEventsPage() -> impl IntoView {
         </section>
     }
     .into_any()
+}
+
+type AllCallers = Vec<crate::deprecations::DeprecatedCallers>;
+
+/// `/admin/deprecations`: who still calls each deprecated operation.
+#[component]
+pub fn AdminDeprecationsPage() -> impl IntoView {
+    let page = Resource::new(|| (), |_| admin_deprecations());
+    view! {
+        <Title text="Admin: deprecations" />
+        <section class="page wide">
+            <h1>"Admin"</h1>
+            <AdminNav />
+            <SignedInOnly data=page view_fn=move |groups: AllCallers| { view! {
+                <h2>"Deprecated operations still called"</h2>
+                <p class="muted">{format!("Accounts whose keys called a deprecated operation in the last {} days.", crate::deprecations::RECENT_DAYS)}</p>
+                {if groups.is_empty() {
+                    view! { <div class="card"><p>"No account called a deprecated operation lately."</p></div> }.into_any()
+                } else {
+                    groups.into_iter().map(|g| view! {
+                        <div class="card">
+                            <h3><a href=g.operation.docs.clone() rel="external"><code>{format!("{} {}", g.operation.method, g.operation.path)}</code></a>
+                                " " <span class="muted">{g.operation.product.clone()}</span></h3>
+                            <p class="muted">{g.operation.sunset.clone().map_or_else(|| "No sunset date.".to_string(), |d| format!("Stops working after {d}."))}</p>
+                            <table>
+                                <thead><tr><th scope="col">"Account"</th><th scope="col" class="num">"Calls"</th><th scope="col">"Last call"</th></tr></thead>
+                                <tbody>
+                                    {g.accounts.into_iter().map(|(id, email, calls, last)| view! {
+                                        <tr>
+                                            <td><a href=format!("/admin/accounts/{id}")>{email}</a></td>
+                                            <td class="num">{thousands(calls)}</td>
+                                            <td>{last}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    }).collect_view().into_any()
+                }}
+            }.into_any() } />
+        </section>
+    }
 }

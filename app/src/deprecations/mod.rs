@@ -3,17 +3,15 @@
 //! answers their calls with `Deprecation` and `Sunset` headers and the request-log writer counts
 //! who makes them; each developer sees the ones their keys called in the last
 //! [`RECENT_DAYS`] days on the dashboard and gets one email per operation, ever; admins see
-//! who still calls each.
+//! who still calls each (`admin`'s deprecations page, which reads [`store::callers`]).
 
 #[cfg(feature = "ssr")]
 pub mod store;
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
-use crate::ui::SignedInOnly;
 
 /// What "still calls it" means: a call in this many days.
 pub const RECENT_DAYS: i64 = 30;
@@ -41,7 +39,7 @@ pub struct DeprecatedCallers {
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub mod ssr {
     use super::*;
     use crate::state::AppState;
 
@@ -123,27 +121,6 @@ pub async fn your_deprecated_calls() -> Result<Vec<DeprecatedCall>, AppError> {
     Ok(rows.iter().map(|r| ssr::describe(&state, &r.op, r.calls, r.last_call_at)).collect())
 }
 
-/// Every deprecated operation called recently, with the accounts that call it.
-#[server(prefix = "/rpc", endpoint = "admin_deprecations")]
-pub async fn admin_deprecations() -> Result<Vec<DeprecatedCallers>, AppError> {
-    let state = crate::state::AppState::current()?;
-    crate::admin::guard::require_admin().await?;
-    let since = state.clock.now() - time::Duration::days(RECENT_DAYS);
-    let mut out: Vec<DeprecatedCallers> = Vec::new();
-    let mut last: Option<store::OperationKey> = None;
-    for row in store::callers(&state.db, since).await? {
-        if last.as_ref() != Some(&row.op) {
-            out.push(DeprecatedCallers { operation: ssr::describe(&state, &row.op, 0, row.last_call_at), accounts: Vec::new() });
-            last = Some(row.op.clone());
-        }
-        if let Some(group) = out.last_mut() {
-            group.operation.calls += row.calls;
-            group.accounts.push((row.account_id.to_string(), row.email, row.calls, crate::accounts::format_time(row.last_call_at)));
-        }
-    }
-    Ok(out)
-}
-
 /// The deprecated operations a developer still calls, on the dashboard; nothing when none.
 #[component]
 pub fn DeprecationsCard(calls: Resource<Result<Vec<DeprecatedCall>, AppError>>) -> impl IntoView {
@@ -175,46 +152,4 @@ pub fn DeprecationsCard(calls: Resource<Result<Vec<DeprecatedCall>, AppError>>) 
 /// The dashboard's data for [`DeprecationsCard`], asked for once by the page.
 pub fn deprecated_calls() -> Resource<Result<Vec<DeprecatedCall>, AppError>> {
     Resource::new(|| (), |_| your_deprecated_calls())
-}
-
-type AllCallers = Vec<DeprecatedCallers>;
-
-/// `/admin/deprecations`: who still calls each deprecated operation.
-#[component]
-pub fn AdminDeprecationsPage() -> impl IntoView {
-    let page = Resource::new(|| (), |_| admin_deprecations());
-    view! {
-        <Title text="Admin: deprecations" />
-        <section class="page wide">
-            <h1>"Admin"</h1>
-            <crate::admin::AdminNav />
-            <SignedInOnly data=page view_fn=move |groups: AllCallers| { view! {
-                <h2>"Deprecated operations still called"</h2>
-                <p class="muted">{format!("Accounts whose keys called a deprecated operation in the last {RECENT_DAYS} days.")}</p>
-                {if groups.is_empty() {
-                    view! { <div class="card"><p>"No account called a deprecated operation lately."</p></div> }.into_any()
-                } else {
-                    groups.into_iter().map(|g| view! {
-                        <div class="card">
-                            <h3><a href=g.operation.docs.clone() rel="external"><code>{format!("{} {}", g.operation.method, g.operation.path)}</code></a>
-                                " " <span class="muted">{g.operation.product.clone()}</span></h3>
-                            <p class="muted">{g.operation.sunset.clone().map_or_else(|| "No sunset date.".to_string(), |d| format!("Stops working after {d}."))}</p>
-                            <table>
-                                <thead><tr><th scope="col">"Account"</th><th scope="col" class="num">"Calls"</th><th scope="col">"Last call"</th></tr></thead>
-                                <tbody>
-                                    {g.accounts.into_iter().map(|(id, email, calls, last)| view! {
-                                        <tr>
-                                            <td><a href=format!("/admin/accounts/{id}")>{email}</a></td>
-                                            <td class="num">{crate::api_keys::thousands(calls)}</td>
-                                            <td>{last}</td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        </div>
-                    }).collect_view().into_any()
-                }}
-            }.into_any() } />
-        </section>
-    }
 }
