@@ -33,7 +33,7 @@ test("sign up, confirm the email, sign in, see the accepted documents, sign out"
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Account" }).click();
   await expect(page.getByRole("heading", { name: "Account", exact: true })).toBeVisible();
   const documents = page.getByRole("table");
-  for (const [title, version] of [["Terms of Use", "1.0"], ["Privacy Policy", "1.3"]]) {
+  for (const [title, version] of [["Terms of Use", "1.0"], ["Privacy Policy", "1.4"]]) {
     const row = documents.getByRole("row").filter({ hasText: title });
     await expect(row).toContainText(version);
     await expect(row).toContainText(/\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC/);

@@ -80,3 +80,52 @@ test("a phone-sized Keys page keeps the scope fields readable", async ({ page })
   expect(overflow, "no sideways scrolling").toBeLessThanOrEqual(0);
   await page.screenshot({ path: "test-results/keys-scope-phone.png", fullPage: true });
 });
+
+test("the catalogue leads to an operation, a try sends it, and the call is in the console key's requests", async ({ page, browser }) => {
+  const email = uniqueEmail("tryit");
+  await confirmedDeveloper(page, email);
+  await page.goto("/docs");
+  await page.getByRole("link", { name: "Pet Store" }).first().click();
+  const operation = page.locator("section.operation#getpet");
+  await operation.getByText("Try it", { exact: true }).click();
+  await expect(operation.getByLabel(/petId/)).not.toHaveValue("");
+  await operation.getByRole("button", { name: "Send GET" }).click();
+  // The test product's upstream does not answer: the gateway's own 502, as for any call.
+  const answer = operation.locator(".try-answer");
+  await expect(answer).toContainText("502 Bad Gateway");
+  await expect(answer).toContainText("GET /api/pets/v1/pets/");
+  await expect(answer).not.toContainText("mast_test_");
+  await page.screenshot({ path: "test-results/docs-try-it.png", fullPage: false });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await answer.scrollIntoViewIfNeeded();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  expect(overflow, "no sideways scrolling on a phone").toBeLessThanOrEqual(0);
+  await page.screenshot({ path: "test-results/docs-try-it-phone.png", fullPage: false });
+  await page.setViewportSize({ width: 1280, height: 800 });
+
+  // The call is the console key's, in its request log.
+  await page.goto("/keys");
+  const consoleKey = page.getByRole("listitem").filter({ hasText: "Try-it console" });
+  await expect(consoleKey).toContainText("never shown");
+  await expect(consoleKey.getByRole("button", { name: /Roll/ })).toHaveCount(0);
+  await consoleKey.getByRole("link", { name: "Try-it console" }).click();
+  await expect(page.getByRole("heading", { name: "Key “Try-it console”" })).toBeVisible();
+  await expect(page.getByText("/api/pets/v1/pets/").first()).toBeVisible();
+
+  // Without JavaScript: the form posts, and the operation comes back with the answer.
+  const plain = await browser.newContext({ baseURL: docs, javaScriptEnabled: false });
+  const nojs = await plain.newPage();
+  await nojs.goto("/signin");
+  await nojs.getByLabel("Email").fill(email);
+  await nojs.getByLabel("Password").fill(password);
+  await nojs.getByRole("button", { name: "Sign in", exact: true }).click();
+  await expect(nojs.getByRole("heading", { name: /Welcome/ })).toBeVisible();
+  await nojs.goto("/docs/pets");
+  const plainOperation = nojs.locator("section.operation#getpet");
+  await plainOperation.getByText("Try it", { exact: true }).click();
+  await plainOperation.getByRole("button", { name: "Send GET" }).click();
+  await expect(nojs).toHaveURL(/\/docs\/pets#getpet-try$/);
+  await expect(nojs.locator("section.operation#getpet .try-answer")).toContainText("502 Bad Gateway");
+  await nojs.screenshot({ path: "test-results/docs-try-it-nojs.png", fullPage: false });
+  await plain.close();
+});

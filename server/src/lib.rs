@@ -16,3 +16,4 @@ pub mod security;
 pub mod seed;
 pub mod settings;
 pub mod startup;
+pub mod try_it;

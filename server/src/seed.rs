@@ -93,6 +93,7 @@ pub async fn seed(state: &AppState, plan: SeedPlan, progress: impl Fn(u64)) -> R
                 expires_at: None,
                 replaces: None,
                 scope: &Default::default(),
+                session_key_hash: None,
             };
             insert_key(&mut tx, &row, now - Duration::days(plan.days)).await.map_err(|e| e.to_string())?;
             account_keys.push(Arc::new(KeyLookup {

@@ -181,8 +181,8 @@ pub fn router(state: AppState, gateway: Arc<Gateway>, draining: Draining) -> Rou
     Router::new()
         .merge(operations::router(state.clone(), gateway.log.clone(), draining))
         .route("/openapi.json", axum::routing::get(crate::openapi::document))
-        .merge(crate::gateway::router(gateway))
-        .merge(site_router(state.clone()))
+        .merge(crate::gateway::router(gateway.clone()))
+        .merge(site_router(state.clone(), gateway))
         .layer(axum::middleware::from_fn_with_state(state, operations::observe))
 }
 
@@ -213,7 +213,7 @@ pub fn page_routes() -> Vec<leptos_axum::AxumRouteListing> {
         .clone()
 }
 
-fn site_router(state: AppState) -> Router {
+fn site_router(state: AppState, gateway: Arc<Gateway>) -> Router {
     let config = state.config.clone();
     let sessions =
         SessionManagerLayer::new(DbSessionStore::new(state.db.clone(), time::Duration::hours(i64::from(config.session_absolute_hours))))
@@ -228,6 +228,7 @@ fn site_router(state: AppState) -> Router {
     Router::new()
         .merge(crate::exports::router())
         .merge(crate::documents::router())
+        .merge(crate::try_it::router(gateway))
         .leptos_routes_with_context(&state, page_routes(), app::provide_page_nonce, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -282,6 +283,7 @@ impl Running {
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         app::retention::spawn_hourly(self.state.clone());
         app::deprecations::spawn_notices(self.state.clone());
+        app::api_keys::issue::spawn_console_key_sweep(self.state.clone());
         self.state.keys.spawn_listener();
         let config = &self.state.config;
         let quotas = Arc::new(Quotas::new(self.state.db.clone()));

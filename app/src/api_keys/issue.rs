@@ -61,6 +61,8 @@ struct Spec<'a> {
     expires_at: Option<OffsetDateTime>,
     replaces: Option<Uuid>,
     scope: &'a KeyScope,
+    /// For the try-it console's key: the session it belongs to.
+    console_of: Option<&'a str>,
 }
 
 /// Writes a new key into `tx` and returns it in full, with its row.
@@ -71,14 +73,16 @@ async fn insert_new(
     spec: Spec<'_>,
     now: OffsetDateTime,
 ) -> Result<(String, KeyRow), AppError> {
-    let Spec { label, key_type, expires_at, replaces, scope } = spec;
+    let Spec { label, key_type, expires_at, replaces, scope, console_of } = spec;
     let scope = scope.to_columns();
     let word = &state.config.api_key_prefix;
-    let key = format::assemble(word, key_type, &random_part());
+    let api_key_id = new_id();
+    let random = if console_of.is_some() { state.keys.hasher().console_random(api_key_id) } else { random_part() };
+    let key = format::assemble(word, key_type, &random);
     let key_hash = state.keys.hasher().hash(&key);
     let (display_prefix, last4) = format::display_parts(&key, word, key_type);
     let new = store::NewKey {
-        api_key_id: new_id(),
+        api_key_id,
         account_id,
         key_hash: &key_hash,
         display_prefix: &display_prefix,
@@ -88,6 +92,7 @@ async fn insert_new(
         expires_at,
         replaces,
         scope: &scope,
+        session_key_hash: console_of,
     };
     store::insert_key(tx, &new, now).await?;
     // A look-up of this very key before now (practically impossible) must not stay cached.
@@ -107,6 +112,7 @@ async fn insert_new(
         created_at: now,
         last_used_at: None,
         scope,
+        session_key_hash: console_of.map(str::to_string),
     };
     Ok((key, row))
 }
@@ -137,7 +143,7 @@ pub async fn create(
         &mut tx,
         state,
         account.account_id,
-        Spec { label, key_type, expires_at: lifetime.map(|l| now + l), replaces: None, scope },
+        Spec { label, key_type, expires_at: lifetime.map(|l| now + l), replaces: None, scope, console_of: None },
         now,
     )
     .await?;
@@ -154,6 +160,9 @@ pub async fn roll(state: &AppState, account: &Account, key_id: Uuid, grace: Dura
     let now = crate::db::now();
     let mut tx = state.db.begin().await?;
     let old = store::find_key_of(&mut tx, account.account_id, key_id).await?.ok_or(AppError::NotFound)?;
+    if old.is_console() {
+        return Err(AppError::message(CONSOLE_KEY_FIXED));
+    }
     match old.state(now) {
         KeyState::Active => {}
         KeyState::Retiring { .. } => return Err(AppError::message(ALREADY_ROLLED)),
@@ -175,7 +184,7 @@ pub async fn roll(state: &AppState, account: &Account, key_id: Uuid, grace: Dura
         &mut tx,
         state,
         account.account_id,
-        Spec { label: &old.label, key_type, expires_at, replaces: Some(old.api_key_id), scope: &old.scope() },
+        Spec { label: &old.label, key_type, expires_at, replaces: Some(old.api_key_id), scope: &old.scope(), console_of: None },
         now,
     )
     .await?;
@@ -214,6 +223,9 @@ pub async fn change_scope(
     let now = crate::db::now();
     let mut tx = state.db.begin().await?;
     let key = store::find_key_of(&mut tx, account.account_id, key_id).await?.ok_or(AppError::NotFound)?;
+    if key.is_console() {
+        return Err(AppError::message(CONSOLE_KEY_FIXED));
+    }
     if matches!(key.state(now), KeyState::Revoked | KeyState::Expired) {
         return Err(AppError::message(NOT_CHANGEABLE));
     }
@@ -239,6 +251,79 @@ pub async fn change_scope(
         client,
     );
     Ok(info)
+}
+
+/// The try-it console's key of the session with `session_key_hash`, in full, for the server to
+/// send (never the browser). Made on the session's first call: a test key for every product,
+/// read and write, working [`CONSOLE_KEY_HOURS`] at most and revoked when the session ends. Its
+/// random part is derived from its id under the key secret, so it can be made again from the
+/// row when needed and is stored nowhere.
+pub async fn console_key(state: &AppState, account: &Account, session_key_hash: &str, client: &ClientInfo) -> Result<String, AppError> {
+    if account.email_verified_at.is_none() {
+        return Err(AppError::message(UNVERIFIED));
+    }
+    let now = crate::db::now();
+    let word = &state.config.api_key_prefix;
+    let mut tx = state.db.begin().await?;
+    if let Some(row) = store::console_key_of(&mut tx, account.account_id, session_key_hash, now).await? {
+        let key = format::assemble(word, KeyType::Test, &state.keys.hasher().console_random(row.api_key_id));
+        // A changed key word (settings) makes another key: that one is simply left to end.
+        if state.keys.hasher().hash(&key) == row.key_hash {
+            return Ok(key);
+        }
+    }
+    let spec = Spec {
+        label: CONSOLE_KEY_LABEL,
+        key_type: KeyType::Test,
+        expires_at: Some(now + Duration::hours(CONSOLE_KEY_HOURS)),
+        replaces: None,
+        scope: &KeyScope::default(),
+        console_of: Some(session_key_hash),
+    };
+    let (key, row) = insert_new(&mut tx, state, account.account_id, spec, now).await?;
+    tx.commit().await?;
+    state.keys.apply(&Change::Key { key_hash: row.key_hash.clone() });
+    // Recorded, not mailed: every session that tries an API makes one.
+    let detail =
+        serde_json::json!({ "api_key_id": row.api_key_id, "key": row.masked(), "label": row.label, "type": "test", "console": true });
+    record(&state.db, NewEvent::by_account(kind::API_KEY_CREATED, account.account_id, client, detail)).await;
+    Ok(key)
+}
+
+/// Revokes the console keys of sessions that have ended (signed out, ended from another
+/// session, by a reset or an admin, or expired), on every instance at once. Returns how many.
+pub async fn end_console_keys(state: &AppState) -> Result<usize, sqlx::Error> {
+    let now = crate::db::now();
+    let ended = store::console_keys_of_ended_sessions(&state.db, now).await?;
+    let mut count = 0;
+    for key in ended {
+        let mut tx = state.db.begin().await?;
+        let change = Change::Key { key_hash: key.key_hash.clone() };
+        if store::revoke_at(&mut tx, key.api_key_id, now, "session_ended").await? {
+            KeyDirectory::announce(&mut tx, &change).await?;
+            count += 1;
+        }
+        tx.commit().await?;
+        state.keys.apply(&change);
+    }
+    Ok(count)
+}
+
+/// How often ended sessions' console keys are looked for. The keys are never shown to anyone,
+/// so the seconds one outlives its session open nothing.
+pub const CONSOLE_SWEEP_SECONDS: u64 = 5;
+
+/// Ends console keys with their sessions, on every instance (each key is revoked once).
+pub fn spawn_console_key_sweep(state: AppState) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(CONSOLE_SWEEP_SECONDS));
+        loop {
+            every.tick().await;
+            if let Err(err) = end_console_keys(&state).await {
+                tracing::warn!(error = %err, "ending console keys failed; will retry");
+            }
+        }
+    });
 }
 
 /// Who revoked a key: its owner on the Keys page, or anyone holding it (`POST /v1/keys/revoke`).
@@ -301,7 +386,7 @@ pub async fn mail_a_new_key(state: &AppState, account: &Account, client: &Client
         &mut tx,
         state,
         account.account_id,
-        Spec { label, key_type: KeyType::Live, expires_at: None, replaces: None, scope: &KeyScope::default() },
+        Spec { label, key_type: KeyType::Live, expires_at: None, replaces: None, scope: &KeyScope::default(), console_of: None },
         now,
     )
     .await?;
@@ -371,6 +456,7 @@ pub async fn key_info(state: &AppState, row: &KeyRow, now: OffsetDateTime) -> Re
         retiring_until,
         requests_last_hour,
         scope,
+        console: row.is_console(),
     })
 }
 

@@ -30,6 +30,11 @@ pub const TOO_MANY: &str = "You have 20 usable keys, the most an account can hol
 pub const NOT_ACTIVE: &str = "This key is no longer active, so it cannot be rolled.";
 pub const NOT_CHANGEABLE: &str = "This key no longer works, so what it may do cannot be changed.";
 pub const ALREADY_ROLLED: &str = "This key has already been rolled and is in its grace period.";
+pub const CONSOLE_KEY_FIXED: &str = "This is the try-it console's key for one of your sessions: it cannot be rolled or changed, only revoked, and it ends with the session.";
+/// The label of the keys the docs' try-it console calls with.
+pub const CONSOLE_KEY_LABEL: &str = "Try-it console";
+/// The longest a console key works, whatever its session does.
+pub const CONSOLE_KEY_HOURS: i64 = 12;
 
 /// Lifetimes offered when creating a key.
 pub const EXPIRY_CHOICES: &[(&str, &str)] = &[("never", "Never"), ("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year")];
@@ -53,6 +58,9 @@ pub struct KeyInfo {
     pub retiring_until: Option<String>,
     pub requests_last_hour: Option<i64>,
     pub scope: ScopeInfo,
+    /// The try-it console's key of one of the owner's sessions: it can only be revoked.
+    #[serde(default)]
+    pub console: bool,
 }
 
 /// What a key may do, as its owner sees it.

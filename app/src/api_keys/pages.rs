@@ -211,6 +211,9 @@ pub fn KeyItem(key_info: KeyInfo, issued: RwSignal<Option<IssuedKey>>, refresh: 
             </div>
             <p><code class="key-masked">{k.masked.clone()}</code></p>
             <p class="muted small scope-summary">{k.scope.summary()}</p>
+            {k.console.then(|| view! {
+                <p class="muted small">"Used by the docs' try-it console in one of your sessions: never shown, and revoked when that session ends."</p>
+            })}
             <p class="muted small">
                 {format!("Created {}", k.created_at)} " · "
                 <span class="last-used">{match k.last_used_at.clone() { Some(t) => format!("last used {t}"), None => "never used".into() }}</span>
@@ -224,7 +227,7 @@ pub fn KeyItem(key_info: KeyInfo, issued: RwSignal<Option<IssuedKey>>, refresh: 
             })}
             {(k.state == "active" || k.state == "retiring").then(|| view! {
                 <div class="key-actions">
-                    {usable.then(|| view! {
+                    {(usable && !k.console).then(|| view! {
                         <button type="button" class="link-button" disabled=move || !ready.get() on:click=move |_| rolling.update(|r| *r = !*r)>
                             "Roll" <span class="visually-hidden">{format!(" {label}")}</span>
                         </button>

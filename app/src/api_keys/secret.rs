@@ -52,6 +52,27 @@ impl KeyHasher {
         hex::encode(self.digest(key))
     }
 
+    /// The random part of the try-it console's key `api_key_id`: base62 of HMAC-SHA256(secret,
+    /// a label and the id), as long as a random part and unguessable without the secret.
+    pub fn console_random(&self, api_key_id: uuid::Uuid) -> String {
+        const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let mut out = String::with_capacity(crate::api_keys::format::RANDOM_LEN);
+        for block in 0u32.. {
+            let mut mac = self.mac.clone();
+            mac.update(b"mast try-it console key\0");
+            mac.update(api_key_id.as_bytes());
+            mac.update(&block.to_be_bytes());
+            // 248 = 4 x 62: bytes above it are skipped so every character is equally likely.
+            for byte in mac.finalize().into_bytes().into_iter().filter(|b| *b < 248) {
+                if out.len() == crate::api_keys::format::RANDOM_LEN {
+                    return out;
+                }
+                out.push(char::from(BASE62[usize::from(byte % 62)]));
+            }
+        }
+        out
+    }
+
     /// HMAC-SHA256(secret, key) as bytes (the cache's key: no hex string per request).
     pub fn digest(&self, key: &str) -> [u8; 32] {
         let mut mac = self.mac.clone();
@@ -140,6 +161,21 @@ mod tests {
             assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no draft is left behind");
             std::fs::remove_dir_all(dir).unwrap();
         }
+    }
+
+    #[test]
+    fn a_console_key_is_made_again_from_its_id_and_only_with_the_secret() {
+        let hasher = KeyHasher::new(b"a secret of at least thirty-two bytes, for tests");
+        let id = uuid::Uuid::now_v7();
+        let random = hasher.console_random(id);
+        assert_eq!(random.len(), crate::api_keys::format::RANDOM_LEN);
+        assert!(random.bytes().all(|b| b.is_ascii_alphanumeric()), "{random}");
+        assert_eq!(hasher.console_random(id), random, "the same id gives the same key");
+        assert_ne!(hasher.console_random(uuid::Uuid::now_v7()), random, "another id, another key");
+        let other = KeyHasher::new(b"another secret of at least thirty-two bytes");
+        assert_ne!(other.console_random(id), random, "without the secret the key cannot be made");
+        let key = crate::api_keys::format::assemble("mast", crate::api_keys::format::KeyType::Test, &random);
+        assert!(crate::api_keys::format::parse("mast", &key).is_ok(), "a well-formed key with its checksum");
     }
 
     fn tempfile_dir() -> std::path::PathBuf {

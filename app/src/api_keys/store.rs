@@ -25,6 +25,8 @@ pub struct KeyRow {
     pub last_used_at: Option<OffsetDateTime>,
     #[sqlx(flatten)]
     pub scope: ScopeColumns,
+    /// The session whose try-it console uses this key; `None` for a developer's own key.
+    pub session_key_hash: Option<String>,
 }
 
 /// Where a key stands at a given instant.
@@ -61,10 +63,15 @@ impl KeyRow {
     pub fn scope(&self) -> KeyScope {
         KeyScope::from_columns(&self.scope)
     }
+
+    /// The try-it console's key of a session: only revoked, never rolled or changed.
+    pub fn is_console(&self) -> bool {
+        self.session_key_hash.is_some()
+    }
 }
 
 const COLUMNS: &str = "api_key_id, account_id, key_hash, display_prefix, last4, label, key_type, expires_at, revoked_at, \
-     revoked_reason, replaces, created_at, last_used_at, scope_products, scope_access, scope_networks";
+     revoked_reason, replaces, created_at, last_used_at, scope_products, scope_access, scope_networks, session_key_hash";
 
 pub struct NewKey<'a> {
     pub api_key_id: Uuid,
@@ -77,16 +84,17 @@ pub struct NewKey<'a> {
     pub expires_at: Option<OffsetDateTime>,
     pub replaces: Option<Uuid>,
     pub scope: &'a ScopeColumns,
+    pub session_key_hash: Option<&'a str>,
 }
 
 pub async fn insert_key(tx: &mut Tx, key: &NewKey<'_>, now: OffsetDateTime) -> Result<(), sqlx::Error> {
     on_tx!(tx, conn => sqlx::query(
         "insert into api_key (api_key_id, account_id, key_hash, display_prefix, last4, label, key_type, expires_at, replaces, created_at,
-                              scope_products, scope_access, scope_networks)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
+                              scope_products, scope_access, scope_networks, session_key_hash)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")
         .bind(key.api_key_id).bind(key.account_id).bind(key.key_hash).bind(key.display_prefix).bind(key.last4)
         .bind(key.label).bind(key.key_type).bind(key.expires_at.map(Ts)).bind(key.replaces).bind(Ts(now))
-        .bind(&key.scope.scope_products).bind(&key.scope.scope_access).bind(&key.scope.scope_networks)
+        .bind(&key.scope.scope_products).bind(&key.scope.scope_access).bind(&key.scope.scope_networks).bind(key.session_key_hash)
         .execute(conn).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
@@ -109,10 +117,11 @@ pub async fn find_by_hash(db: &Db, key_hash: &str) -> Result<Option<KeyRow>, sql
 }
 
 /// Keys that are valid now or will be (not revoked, not expired): what the per-account cap counts.
+/// The try-it console's keys are the portal's, not the developer's: they do not count.
 pub async fn count_usable(tx: &mut Tx, account_id: Uuid, now: OffsetDateTime) -> Result<i64, sqlx::Error> {
     on_tx!(tx, conn => sqlx::query_scalar(
         "select count(*) from api_key where account_id = $1 and (revoked_at is null or revoked_at > $2)
-         and (expires_at is null or expires_at > $2)")
+         and (expires_at is null or expires_at > $2) and session_key_hash is null")
         .bind(account_id).bind(Ts(now)).fetch_one(conn).await)
 }
 
@@ -207,4 +216,27 @@ pub async fn keys_with_prefix(db: &Db, prefix: &str, account: Option<Uuid>) -> R
         "select api_key_id from api_key where substr(display_prefix, 1, cast($2 as integer)) = $1
          and ($3 is null or account_id = $3) limit 100")
         .bind(prefix).bind(prefix.chars().count() as i64).bind(account).fetch_all(pool).await)
+}
+
+/// The session's console key that still works, if any.
+pub async fn console_key_of(
+    tx: &mut Tx,
+    account_id: Uuid,
+    session_key_hash: &str,
+    now: OffsetDateTime,
+) -> Result<Option<KeyRow>, sqlx::Error> {
+    let sql = format!(
+        "select {COLUMNS} from api_key where session_key_hash = $1 and account_id = $2 and revoked_at is null and expires_at > $3
+         order by created_at desc limit 1"
+    );
+    on_tx!(tx, conn => sqlx::query_as::<_, KeyRow>(&sql).bind(session_key_hash).bind(account_id).bind(Ts(now)).fetch_optional(conn).await)
+}
+
+/// Console keys still working whose session has ended (signed out, ended elsewhere, expired).
+pub async fn console_keys_of_ended_sessions(db: &Db, now: OffsetDateTime) -> Result<Vec<KeyRow>, sqlx::Error> {
+    let sql = format!(
+        "select {COLUMNS} from api_key k where k.session_key_hash is not null and k.revoked_at is null and k.expires_at > $1
+         and not exists (select 1 from session s where s.session_key_hash = k.session_key_hash and s.expires_at > $1)"
+    );
+    on_db!(db, pool => sqlx::query_as::<_, KeyRow>(&sql).bind(Ts(now)).fetch_all(pool).await)
 }

@@ -46,9 +46,15 @@ pub const TERMS: Document = Document {
 pub const PRIVACY: Document = Document {
     slug: "privacy",
     title: "Privacy Policy",
-    version: "1.3",
-    effective: "2026-12-01",
+    version: "1.4",
+    effective: "2026-12-06",
     changes: &[
+        Revision {
+            version: "1.4",
+            effective: "2026-12-06",
+            summary: "The docs' try-it console: the calls you send from it are recorded like your other API calls, \
+                      with a test key made for your session, ended with it, and never shown.",
+        },
         Revision {
             version: "1.3",
             effective: "2026-12-01",

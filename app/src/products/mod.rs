@@ -14,6 +14,10 @@ mod pages;
 mod render;
 #[cfg(feature = "ssr")]
 pub mod samples;
+#[cfg(feature = "ssr")]
+mod try_form;
+#[cfg(feature = "ssr")]
+pub mod try_it;
 
 pub use pages::*;
 

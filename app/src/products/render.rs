@@ -8,6 +8,7 @@ use leptos_meta::{Meta, Title};
 
 use super::catalogue::{Catalogue, Product};
 use super::openapi::{Content, Operation, Parameter, Reference, Schema, SchemaId};
+use super::try_form::{TryViewer, try_section};
 use crate::accounts::store::Account;
 use crate::config::DocsAccess;
 use crate::error::AppError;
@@ -114,6 +115,7 @@ async fn product_body(slug: String, q: String) -> AnyView {
     let product = &catalogue.products[index];
     let r = &product.reference;
     let q = q.trim().to_string();
+    let viewer = TryViewer::of(&account, &slug).await;
     let main = if !q.is_empty() {
         search_results(product, &q)
     } else if r.split {
@@ -134,7 +136,7 @@ async fn product_body(slug: String, q: String) -> AnyView {
     } else {
         view! {
             {overview(product, &account)}
-            {r.tags.iter().map(|t| tag_section(product, t.slug.as_str(), false)).collect_view()}
+            {r.tags.iter().map(|t| tag_section(product, t.slug.as_str(), false, &viewer)).collect_view()}
             {webhooks(product)}
         }
         .into_any()
@@ -149,18 +151,24 @@ async fn product_body(slug: String, q: String) -> AnyView {
 }
 
 /// A page of one product beside its navigation column: `page` gives its title and main part,
-/// or `None` for a 404 (`missing` names what was not found).
-fn product_subpage(missing: &'static str, page: impl FnOnce(&Product) -> Option<(String, AnyView)> + Send + 'static) -> AnyView {
+/// or `None` for a 404 (`missing` names what was not found). Pages with operations get the
+/// reader's try-it console.
+fn product_subpage(
+    missing: &'static str,
+    with_operations: bool,
+    page: impl FnOnce(&Product, &TryViewer) -> Option<(String, AnyView)> + Send + 'static,
+) -> AnyView {
     let slug = param("product");
     view! {
         <Suspense fallback=|| ()>
             {Suspend::new(async move {
-                let (catalogue, index, _) = match readable_product(&slug).await {
+                let (catalogue, index, account) = match readable_product(&slug).await {
                     Ok(found) => found,
                     Err(page) => return page,
                 };
                 let product = &catalogue.products[index];
-                match page(product) {
+                let viewer = if with_operations { TryViewer::of(&account, &slug).await } else { TryViewer::SignedOut };
+                match page(product, &viewer) {
                     Some((title, main)) => {
                         let title = format!("{title} · {}", product.config.name);
                         view! { <Title text=title /> {layout(product, main, "")} }.into_any()
@@ -175,14 +183,14 @@ fn product_subpage(missing: &'static str, page: impl FnOnce(&Product) -> Option<
 
 pub fn tag_page() -> AnyView {
     let tag = param("tag");
-    product_subpage("Tag not found", move |product| {
+    product_subpage("Tag not found", true, move |product, viewer| {
         let t = product.reference.tags.iter().find(|t| t.slug == tag)?;
-        Some((t.name.clone(), tag_section(product, &tag, true)))
+        Some((t.name.clone(), tag_section(product, &tag, true, viewer)))
     })
 }
 
 pub fn models_page() -> AnyView {
-    product_subpage("Page not found", |product| {
+    product_subpage("Page not found", false, |product, _| {
         let r = &product.reference;
         let models = r
             .models
@@ -192,7 +200,7 @@ pub fn models_page() -> AnyView {
                 view! {
                     <section class="model" id=format!("schema-{name}")>
                         <h2>{name.clone()}</h2>
-                        {schema_view(r, &product.config.slug, *id, &mut Vec::new(), 0)}
+                        {schema_view(r, &product.config.slug, *id, &mut Walk::model())}
                     </section>
                 }
             })
@@ -203,7 +211,7 @@ pub fn models_page() -> AnyView {
 
 pub fn guide_page() -> AnyView {
     let page = param("page");
-    product_subpage("Page not found", move |product| {
+    product_subpage("Page not found", false, move |product, _| {
         let guide = product.guides.iter().find(|g| g.slug == page)?;
         Some((guide.title.clone(), view! { <div class="prose guide" inner_html=guide.html.clone()></div> }.into_any()))
     })
@@ -315,7 +323,7 @@ fn search_results(product: &Product, q: &str) -> AnyView {
 
 /// A tag and its operations: the page's subject (`as_page`, its own page) or a section of the
 /// whole reference.
-fn tag_section(product: &Product, tag_slug: &str, as_page: bool) -> AnyView {
+fn tag_section(product: &Product, tag_slug: &str, as_page: bool, viewer: &TryViewer) -> AnyView {
     let r = &product.reference;
     let Some(tag) = r.tags.iter().find(|t| t.slug == tag_slug) else { return ().into_any() };
     let level = if as_page { 2 } else { 3 };
@@ -324,7 +332,7 @@ fn tag_section(product: &Product, tag_slug: &str, as_page: bool) -> AnyView {
         <section class="tag" id=format!("tag-{}", tag.slug)>
             {heading}
             {tag.description.clone().map(|d| view! { <div class="prose" inner_html=d></div> })}
-            {tag.operations.iter().map(|i| operation_view(product, *i, false, level)).collect_view()}
+            {tag.operations.iter().map(|i| operation_view(product, *i, false, level, viewer)).collect_view()}
         </section>
     }
     .into_any()
@@ -339,13 +347,13 @@ fn webhooks(product: &Product) -> AnyView {
         <section class="tag" id="webhooks">
             <h2>"Webhooks"</h2>
             <p class="muted">"Requests this API sends to an address you give it."</p>
-            {(0..r.webhooks.len()).map(|i| operation_view(product, i, true, 3)).collect_view()}
+            {(0..r.webhooks.len()).map(|i| operation_view(product, i, true, 3, &TryViewer::SignedOut)).collect_view()}
         </section>
     }
     .into_any()
 }
 
-fn operation_view(product: &Product, index: usize, webhook: bool, level: u8) -> AnyView {
+fn operation_view(product: &Product, index: usize, webhook: bool, level: u8, viewer: &TryViewer) -> AnyView {
     let sub = level + 1;
     let r = &product.reference;
     let slug = &product.config.slug;
@@ -403,6 +411,7 @@ fn operation_view(product: &Product, index: usize, webhook: bool, level: u8) -> 
                     }).collect_view()}
                 </div>
             })}
+            {(!webhook).then(|| try_section(product, op, viewer, &current_path()))}
         </section>
     }
     .into_any()
@@ -466,7 +475,7 @@ fn content_view(r: &Reference, slug: &str, content: &Content, example_label: &'s
     view! {
         <div class="content">
             <p class="media-type"><code>{content.media_type.clone()}</code></p>
-            {content.schema.map(|s| schema_view(r, slug, s, &mut Vec::new(), 0))}
+            {content.schema.map(|s| schema_view(r, slug, s, &mut Walk::content()))}
             {content.example.clone().map(|e| view! {
                 <details class="example">
                     <summary>{example_label}</summary>
@@ -478,8 +487,47 @@ fn content_view(r: &Reference, slug: &str, content: &Content, example_label: &'s
     .into_any()
 }
 
-/// Deeper than this, a named schema is a link to its model instead of being drawn again.
-const MAX_DEPTH: usize = 4;
+/// How much of a schema one place on a page draws. A named schema inside another is drawn in
+/// place while the place's budget of rows lasts and it is not too deep; past that it is a link to
+/// its model. Without a budget, a model naming another four times, each naming the next, would
+/// draw 4 × 4 × 4 … copies: the page grows with the document, never exponentially.
+struct Walk {
+    /// The schemas being drawn, outermost first: one met again is recursive.
+    path: Vec<SchemaId>,
+    rows_left: usize,
+}
+
+impl Walk {
+    /// Deeper than this, a named schema is a link even with rows to spare.
+    const MAX_DEPTH: usize = 4;
+
+    /// A request or response body: nested models drawn in place, up to 60 rows.
+    fn content() -> Self {
+        Walk { path: Vec::new(), rows_left: 60 }
+    }
+
+    /// A section of the models page, where every other model is a section of its own.
+    fn model() -> Self {
+        Walk { path: Vec::new(), rows_left: 0 }
+    }
+
+    fn depth(&self) -> usize {
+        self.path.len()
+    }
+
+    /// Why `id` is a link here instead of being drawn, or `None` to draw it (and spend its rows).
+    fn link_instead(&mut self, s: &Schema, id: SchemaId) -> Option<&'static str> {
+        if self.path.contains(&id) {
+            return Some("Recursive: ");
+        }
+        let rows = (s.properties.len() + s.all_of.len() + s.one_of.len() + s.any_of.len()).max(1);
+        if self.depth() > 0 && s.name.is_some() && (self.depth() > Self::MAX_DEPTH || rows > self.rows_left) {
+            return Some("See ");
+        }
+        self.rows_left = self.rows_left.saturating_sub(rows);
+        None
+    }
+}
 
 /// `string (date-time)`, `array of Pet`, `integer | null`; a named schema links to its model.
 fn type_label(r: &Reference, slug: &str, id: SchemaId) -> AnyView {
@@ -530,23 +578,23 @@ fn facts(s: &Schema) -> AnyView {
 
 /// A schema drawn as a tree: its type and facts, then its properties, items and alternatives,
 /// each nested level folded (`<details>`). A schema that contains itself is drawn once and
-/// then named with a link; past [`MAX_DEPTH`] named schemas are links too.
-fn schema_view(r: &Reference, slug: &str, id: SchemaId, path: &mut Vec<SchemaId>, depth: usize) -> AnyView {
+/// then named with a link; nested models beyond the [`Walk`]'s budget are links too.
+fn schema_view(r: &Reference, slug: &str, id: SchemaId, walk: &mut Walk) -> AnyView {
     let s = &r.schemas[id];
-    if path.contains(&id) || (depth > MAX_DEPTH && s.name.is_some()) {
+    if let Some(why) = walk.link_instead(s, id) {
         let name = s.name.clone().unwrap_or_else(|| "this schema".into());
-        let why = if path.contains(&id) { "Recursive: " } else { "See " };
         let href = format!("/docs/{slug}/models#schema-{name}");
         return view! { <p class="fact">{why} <a href=href>{name}</a></p> }.into_any();
     }
-    path.push(id);
+    let depth = walk.depth();
+    walk.path.push(id);
     let properties = (!s.properties.is_empty()).then(|| {
         s.properties
             .iter()
             .map(|p| {
                 let child = &r.schemas[p.schema];
                 let nested = has_structure(r, p.schema);
-                let inner = if nested { Some(schema_view(r, slug, p.schema, path, depth + 1)) } else { None };
+                let inner = if nested { Some(schema_view(r, slug, p.schema, walk)) } else { None };
                 view! {
                     <li>
                         <code class="prop">{p.name.clone()}</code> " "
@@ -566,9 +614,9 @@ fn schema_view(r: &Reference, slug: &str, id: SchemaId, path: &mut Vec<SchemaId>
             {s.description.clone().filter(|_| depth == 0).map(|d| view! { <div class="prose" inner_html=d></div> })}
             {(depth == 0).then(|| facts(s))}
             {properties.map(|p| view! { <ul class="props">{p}</ul> })}
-            {composition(r, slug, s, path, depth)}
+            {composition(r, slug, s, walk)}
             {s.items.filter(|i| has_structure(r, *i)).map(|items| view! {
-                <details open=depth == 0><summary>"Items"</summary>{schema_view(r, slug, items, path, depth + 1)}</details>
+                <details open=depth == 0><summary>"Items"</summary>{schema_view(r, slug, items, walk)}</details>
             })}
             {s.additional.map(|extra| match extra {
                 Some(extra) => view! { <p class="fact">"Other keys: " {type_label(r, slug, extra)}</p> }.into_any(),
@@ -577,7 +625,7 @@ fn schema_view(r: &Reference, slug: &str, id: SchemaId, path: &mut Vec<SchemaId>
         </div>
     }
     .into_any();
-    path.pop();
+    walk.path.pop();
     view
 }
 
@@ -593,12 +641,19 @@ fn type_label_structural(r: &Reference, slug: &str, id: SchemaId) -> AnyView {
     }
 }
 
+/// Whether a schema has more to show than its type label: fields, alternatives or structured items.
 fn has_structure(r: &Reference, id: SchemaId) -> bool {
     let s = &r.schemas[id];
-    !s.properties.is_empty() || s.is_composite() || s.items.is_some_and(|i| has_structure(r, i)) || s.additional.flatten().is_some()
+    let own = has_own_structure(s);
+    // Items are looked through only while unnamed: a named one may be an array of itself.
+    own || s.items.is_some_and(|i| if r.schemas[i].name.is_some() { has_own_structure(&r.schemas[i]) } else { has_structure(r, i) })
 }
 
-fn composition(r: &Reference, slug: &str, s: &Schema, path: &mut Vec<SchemaId>, depth: usize) -> AnyView {
+fn has_own_structure(s: &Schema) -> bool {
+    !s.properties.is_empty() || s.is_composite() || s.additional.flatten().is_some()
+}
+
+fn composition(r: &Reference, slug: &str, s: &Schema, walk: &mut Walk) -> AnyView {
     let mut parts = Vec::new();
     for (label, list) in [("All of", &s.all_of), ("One of", &s.one_of), ("Any of", &s.any_of)] {
         if list.is_empty() {
@@ -608,7 +663,7 @@ fn composition(r: &Reference, slug: &str, s: &Schema, path: &mut Vec<SchemaId>, 
             .iter()
             .map(|id| {
                 let structured = has_structure(r, *id);
-                let inner = structured.then(|| schema_view(r, slug, *id, path, depth + 1));
+                let inner = structured.then(|| schema_view(r, slug, *id, walk));
                 view! {
                     <li>
                         {type_label(r, slug, *id)}

@@ -31,7 +31,8 @@ pub fn samples(reference: &Reference, op: &Operation, base_url: &str) -> Vec<Sam
     ]
 }
 
-fn example_text(reference: &Reference, p: &super::openapi::Parameter) -> String {
+/// A parameter's example value as text (also what the try-it console prefills).
+pub fn example_text(reference: &Reference, p: &super::openapi::Parameter) -> String {
     if let Some(e) = &p.example {
         return e.clone();
     }
@@ -71,7 +72,7 @@ fn call(reference: &Reference, op: &Operation, base_url: &str) -> Call {
 }
 
 /// Percent-encodes what a URL cannot carry as it is.
-fn encode(text: &str) -> String {
+pub fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

@@ -156,7 +156,7 @@ pub fn KeyPage() -> impl IntoView {
                 view! {
                     <h1>{format!("Key \u{201c}{}\u{201d}", p.key.label)}</h1>
                     <ul class="keys"><KeyItem key_info=p.key.clone() issued=issued refresh=refresh /></ul>
-                    <ScopeForm key_info=p.key.clone() products=p.products.clone() refresh=refresh />
+                    {(!p.key.console).then(|| view! { <ScopeForm key_info=p.key.clone() products=p.products.clone() refresh=refresh /> })}
                     <div class="usage-head">
                         <h2>"Usage"</h2>
                         <RangeSwitch base=base.clone() current=Range::parse(&range) />

@@ -440,7 +440,8 @@ fn logged_route(uri: &http::Uri, hide: bool) -> String {
     if hide { "(hidden: a key was in the URL)".to_string() } else { clean_text(uri.path(), 200) }
 }
 
-async fn api(State(gw): State<Arc<Gateway>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
+/// One call of the protected API; the try-it console's calls come through here too.
+pub(crate) async fn api(State(gw): State<Arc<Gateway>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
     let started = Instant::now();
     let now = app::db::now();
     let client = ClientInfo::from_parts(Some(peer), req.headers(), &gw.app.config.trusted_proxies);

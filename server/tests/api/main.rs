@@ -27,5 +27,6 @@ mod scale_out;
 mod scopes;
 mod sessions;
 mod sign_up;
+mod try_it;
 mod usage;
 mod verification;

@@ -192,6 +192,56 @@ fn docs_are_rendered_on_the_server_for_readers_and_sdk_generators() {
     });
 }
 
+/// A document whose models each name the next four times (and one that is an array of itself)
+/// draws pages that grow with the document, not with 4 × 4 × 4 …: nested models past a body's
+/// budget are links to the models page.
+#[test]
+fn nested_models_are_drawn_within_a_budget_and_never_endlessly() {
+    run(async {
+        let dir = tempfile::tempdir().unwrap();
+        let mut schemas = serde_json::Map::new();
+        for i in 0..12 {
+            let next = serde_json::json!({ "$ref": format!("#/components/schemas/Level{}", (i + 1) % 12) });
+            let props: serde_json::Map<String, Value> = (0..8)
+                .map(|p| {
+                    (
+                        format!("field_{p}"),
+                        if p % 2 == 0 { next.clone() } else { serde_json::json!({ "type": "string", "description": "A field." }) },
+                    )
+                })
+                .collect();
+            schemas.insert(format!("Level{i}"), serde_json::json!({ "type": "object", "properties": props }));
+        }
+        schemas.insert("Forest".into(), serde_json::json!({ "type": "array", "items": { "$ref": "#/components/schemas/Forest" } }));
+        let body = |name: &str| serde_json::json!({ "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{name}") } } } });
+        let doc = serde_json::json!({
+            "openapi": "3.1.0",
+            "info": { "title": "Deep", "version": "1" },
+            "paths": {
+                "/levels": { "post": { "operationId": "putLevel", "requestBody": body("Level0"), "responses": { "200": { "description": "OK", "content": body("Level3")["content"] } } } },
+                "/forest": { "get": { "operationId": "getForest", "responses": { "200": { "description": "OK", "content": body("Forest")["content"] } } } }
+            },
+            "components": { "schemas": schemas }
+        });
+        std::fs::write(dir.path().join("deep.json"), doc.to_string()).unwrap();
+        let deep = product("deep", "Deep", "http://127.0.0.1:9", dir.path().join("deep.json").to_str().unwrap());
+        let app = spawn_with_products(Backend::Sqlite, vec![deep]).await.unwrap();
+        for path in ["/docs/deep", "/docs/deep/models"] {
+            let res = app.new_browser().get(app.url(path)).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            let page = res.text().await.unwrap();
+            // 4^4 copies of an 8-field model would be over 2,000 field rows per body.
+            let rows = page.matches("class=\"prop\"").count();
+            assert!(rows < 250, "{path} draws {rows} field rows");
+            assert!(
+                page.contains("See ") && page.contains("href=\"/docs/deep/models#schema-Level"),
+                "{path} links the models it does not draw"
+            );
+            assert!(page.contains("Forest"), "{path} shows the array of itself");
+        }
+    });
+}
+
 /// `server check-config`, as an operator runs it.
 #[test]
 fn check_config_names_the_file_line_and_reason_of_the_first_problem() {
