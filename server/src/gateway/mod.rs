@@ -578,7 +578,8 @@ async fn verify_inner(gw: &Gateway, peer: SocketAddr, req: Request) -> Response 
     };
     // Any text is a method for the log; one that is no HTTP method is not a read either.
     let method = asked.method.as_deref().and_then(|m| http::Method::from_bytes(m.trim().to_ascii_uppercase().as_bytes()).ok());
-    let ip = match asked.ip.as_deref().map(str::trim).filter(|ip| !ip.is_empty()) {
+    // Exactly an address, as the document says: an empty or padded string is a mistake, not "none".
+    let ip = match asked.ip.as_deref() {
         None => None,
         // Folded as the gateway folds its own clients' addresses.
         Some(ip) => match ip.parse::<std::net::IpAddr>() {
