@@ -1,4 +1,4 @@
-import { test, expect, type APIRequestContext } from "@playwright/test";
+import { test, expect, type APIRequestContext, type Browser } from "@playwright/test";
 import { confirmedDeveloper, password, uniqueEmail } from "./people";
 
 // The second server, with the pet store product (see end2end/docs.toml; its upstream does not
@@ -9,6 +9,18 @@ test.use({ baseURL: docs });
 async function errorCode(request: APIRequestContext, method: "GET" | "POST", key: string) {
   const res = await request.fetch(`${docs}/api/pets/v1/pets`, { method, headers: { Authorization: `Bearer ${key}` } });
   return [res.status(), (await res.json()).error?.code];
+}
+
+// The same developer in a browser with JavaScript switched off, signed in.
+async function signInWithoutJavaScript(browser: Browser, email: string) {
+  const plain = await browser.newContext({ baseURL: docs, javaScriptEnabled: false });
+  const nojs = await plain.newPage();
+  await nojs.goto("/signin");
+  await nojs.getByLabel("Email").fill(email);
+  await nojs.getByLabel("Password").fill(password);
+  await nojs.getByRole("button", { name: "Sign in", exact: true }).click();
+  await expect(nojs.getByRole("heading", { name: /Welcome/ })).toBeVisible();
+  return { plain, nojs };
 }
 
 test("a key limited to reading one API is refused writes, and widened on its page", async ({ page, request, browser }) => {
@@ -50,13 +62,7 @@ test("a key limited to reading one API is refused writes, and widened on its pag
   await page.screenshot({ path: "test-results/key-scope.png", fullPage: true });
 
   // Without JavaScript the same form posts and the page comes back with the new scope.
-  const plain = await browser.newContext({ baseURL: docs, javaScriptEnabled: false });
-  const nojs = await plain.newPage();
-  await nojs.goto("/signin");
-  await nojs.getByLabel("Email").fill(email);
-  await nojs.getByLabel("Password").fill(password);
-  await nojs.getByRole("button", { name: "Sign in", exact: true }).click();
-  await expect(nojs.getByRole("heading", { name: /Welcome/ })).toBeVisible();
+  const { plain, nojs } = await signInWithoutJavaScript(browser, email);
   await nojs.goto(new URL(page.url()).pathname);
   const form = nojs.getByRole("heading", { name: "What this key may do" }).locator("..");
   await form.getByLabel("Read only (GET, HEAD and OPTIONS)").check();
@@ -113,13 +119,7 @@ test("the catalogue leads to an operation, a try sends it, and the call is in th
   await expect(page.getByText("/api/pets/v1/pets/").first()).toBeVisible();
 
   // Without JavaScript: the form posts, and the operation comes back with the answer.
-  const plain = await browser.newContext({ baseURL: docs, javaScriptEnabled: false });
-  const nojs = await plain.newPage();
-  await nojs.goto("/signin");
-  await nojs.getByLabel("Email").fill(email);
-  await nojs.getByLabel("Password").fill(password);
-  await nojs.getByRole("button", { name: "Sign in", exact: true }).click();
-  await expect(nojs.getByRole("heading", { name: /Welcome/ })).toBeVisible();
+  const { plain, nojs } = await signInWithoutJavaScript(browser, email);
   await nojs.goto("/docs/pets");
   const plainOperation = nojs.locator("section.operation#getpet");
   await plainOperation.getByText("Try it", { exact: true }).click();

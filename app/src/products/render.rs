@@ -9,6 +9,7 @@ use leptos_meta::{Meta, Title};
 use super::catalogue::{Catalogue, Product};
 use super::openapi::{Content, Operation, Parameter, Reference, Schema, SchemaId};
 use super::try_form::{TryViewer, try_section};
+use super::try_it::{FLASH_KEY, TryFlash};
 use crate::accounts::store::Account;
 use crate::config::DocsAccess;
 use crate::error::AppError;
@@ -46,6 +47,25 @@ async fn readable_product(slug: &str) -> Result<(Arc<Catalogue>, usize, Option<A
         return Err(view! { <SeeOther path=sign_in_path(&current_path()) /> }.into_any());
     }
     Ok((catalogue, index, account))
+}
+
+/// The reader's try-it console, taking the last try's answer out of the session (it is shown once).
+async fn try_viewer(account: &Option<Account>, slug: &str) -> TryViewer {
+    match account {
+        None => TryViewer::SignedOut { sign_in: sign_in_path(&current_path()) },
+        Some(a) if a.email_verified_at.is_none() => TryViewer::Unconfirmed,
+        Some(_) => TryViewer::Ready(take_flash(slug).await),
+    }
+}
+
+async fn take_flash(slug: &str) -> Option<TryFlash> {
+    let session = crate::sessions::auth::session().await.ok()?;
+    let flash: TryFlash = session.get(FLASH_KEY).await.ok().flatten()?;
+    if flash.product != slug {
+        return None;
+    }
+    let _ = session.remove_value(FLASH_KEY).await;
+    Some(flash)
 }
 
 fn visible(product: &Product, account: &Option<Account>) -> bool {
@@ -115,7 +135,7 @@ async fn product_body(slug: String, q: String) -> AnyView {
     let product = &catalogue.products[index];
     let r = &product.reference;
     let q = q.trim().to_string();
-    let viewer = TryViewer::of(&account, &slug).await;
+    let viewer = try_viewer(&account, &slug).await;
     let main = if !q.is_empty() {
         search_results(product, &q)
     } else if r.split {
@@ -136,7 +156,7 @@ async fn product_body(slug: String, q: String) -> AnyView {
     } else {
         view! {
             {overview(product, &account)}
-            {r.tags.iter().map(|t| tag_section(product, t.slug.as_str(), false, &viewer)).collect_view()}
+            {r.tags.iter().map(|t| tag_section(product, t.slug.as_str(), false, Some(&viewer))).collect_view()}
             {webhooks(product)}
         }
         .into_any()
@@ -156,7 +176,7 @@ async fn product_body(slug: String, q: String) -> AnyView {
 fn product_subpage(
     missing: &'static str,
     with_operations: bool,
-    page: impl FnOnce(&Product, &TryViewer) -> Option<(String, AnyView)> + Send + 'static,
+    page: impl FnOnce(&Product, Option<&TryViewer>) -> Option<(String, AnyView)> + Send + 'static,
 ) -> AnyView {
     let slug = param("product");
     view! {
@@ -167,8 +187,8 @@ fn product_subpage(
                     Err(page) => return page,
                 };
                 let product = &catalogue.products[index];
-                let viewer = if with_operations { TryViewer::of(&account, &slug).await } else { TryViewer::SignedOut };
-                match page(product, &viewer) {
+                let viewer = if with_operations { Some(try_viewer(&account, &slug).await) } else { None };
+                match page(product, viewer.as_ref()) {
                     Some((title, main)) => {
                         let title = format!("{title} · {}", product.config.name);
                         view! { <Title text=title /> {layout(product, main, "")} }.into_any()
@@ -323,7 +343,7 @@ fn search_results(product: &Product, q: &str) -> AnyView {
 
 /// A tag and its operations: the page's subject (`as_page`, its own page) or a section of the
 /// whole reference.
-fn tag_section(product: &Product, tag_slug: &str, as_page: bool, viewer: &TryViewer) -> AnyView {
+fn tag_section(product: &Product, tag_slug: &str, as_page: bool, viewer: Option<&TryViewer>) -> AnyView {
     let r = &product.reference;
     let Some(tag) = r.tags.iter().find(|t| t.slug == tag_slug) else { return ().into_any() };
     let level = if as_page { 2 } else { 3 };
@@ -347,13 +367,14 @@ fn webhooks(product: &Product) -> AnyView {
         <section class="tag" id="webhooks">
             <h2>"Webhooks"</h2>
             <p class="muted">"Requests this API sends to an address you give it."</p>
-            {(0..r.webhooks.len()).map(|i| operation_view(product, i, true, 3, &TryViewer::SignedOut)).collect_view()}
+            {(0..r.webhooks.len()).map(|i| operation_view(product, i, true, 3, None)).collect_view()}
         </section>
     }
     .into_any()
 }
 
-fn operation_view(product: &Product, index: usize, webhook: bool, level: u8, viewer: &TryViewer) -> AnyView {
+/// `viewer`: the reader's try-it console, where the page has one (webhooks never do).
+fn operation_view(product: &Product, index: usize, webhook: bool, level: u8, viewer: Option<&TryViewer>) -> AnyView {
     let sub = level + 1;
     let r = &product.reference;
     let slug = &product.config.slug;
@@ -411,7 +432,7 @@ fn operation_view(product: &Product, index: usize, webhook: bool, level: u8, vie
                     }).collect_view()}
                 </div>
             })}
-            {(!webhook).then(|| try_section(product, op, viewer, &current_path()))}
+            {viewer.filter(|_| !webhook).map(|viewer| try_section(product, op, viewer))}
         </section>
     }
     .into_any()

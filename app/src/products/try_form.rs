@@ -7,26 +7,19 @@ use leptos::prelude::*;
 use super::catalogue::Product;
 use super::openapi::Operation;
 use super::try_it::{TryAnswer, TryFlash, field_name, prefill};
-use crate::accounts::store::Account;
 
-/// Who reads the page, as the console sees them.
+/// Who reads the page, as the console sees them (made by the page, which knows the session).
 pub enum TryViewer {
-    SignedOut,
+    /// With the page's sign-in link, which comes back to it.
+    SignedOut {
+        sign_in: String,
+    },
     Unconfirmed,
     /// With the last try of the session when it was on this product's pages.
     Ready(Option<TryFlash>),
 }
 
 impl TryViewer {
-    /// The reader's console, taking the last try's answer out of the session (it is shown once).
-    pub async fn of(account: &Option<Account>, slug: &str) -> TryViewer {
-        match account {
-            None => TryViewer::SignedOut,
-            Some(a) if a.email_verified_at.is_none() => TryViewer::Unconfirmed,
-            Some(_) => TryViewer::Ready(take_flash(slug).await),
-        }
-    }
-
     fn flash_for(&self, op: &Operation) -> Option<&TryFlash> {
         match self {
             TryViewer::Ready(Some(flash)) if flash.operation == op.anchor => Some(flash),
@@ -35,23 +28,13 @@ impl TryViewer {
     }
 }
 
-async fn take_flash(slug: &str) -> Option<TryFlash> {
-    let session = crate::sessions::auth::session().await.ok()?;
-    let flash: TryFlash = session.get(super::try_it::FLASH_KEY).await.ok().flatten()?;
-    if flash.product != slug {
-        return None;
-    }
-    let _ = session.remove_value(super::try_it::FLASH_KEY).await;
-    Some(flash)
-}
-
 /// The console of one operation.
-pub fn try_section(product: &Product, op: &Operation, viewer: &TryViewer, page: &str) -> AnyView {
+pub fn try_section(product: &Product, op: &Operation, viewer: &TryViewer) -> AnyView {
     let anchor = &op.anchor;
     let body = match viewer {
-        TryViewer::SignedOut => {
-            let next = crate::ui::sign_in_path(&format!("{page}#{anchor}"));
-            view! { <p class="muted"><a href=next rel="external">"Sign in"</a> " to send this request with your account."</p> }.into_any()
+        TryViewer::SignedOut { sign_in } => {
+            view! { <p class="muted"><a href=sign_in.clone() rel="external">"Sign in"</a> " to send this request with your account."</p> }
+                .into_any()
         }
         TryViewer::Unconfirmed => {
             view! { <p class="muted">"Confirm your email address (use the link we sent you) to send requests from here."</p> }.into_any()
